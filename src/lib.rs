@@ -1,0 +1,27 @@
+//! tokenmint: exchanges proof of an Appwrite session for tokenmint's own short-lived access
+//! JWTs and rotating refresh tokens; microservices verify the JWTs locally against its JWKS.
+//!
+//! # Layout
+//!
+//! Dependencies point one way: `http → domain ← store, crypto`.
+//!
+//! - [`config`]: settings from defaults, `tokenmint.toml` and the environment, validated.
+//! - [`domain`]: what tokenmint does (signing keys so far); no HTTP, no SQL.
+//! - [`store`]: the PostgreSQL and SQLite implementations of the domain's storage port.
+//! - [`crypto`]: sealing, the key-encryption key, signing keys and JWKs (aws-lc-rs).
+//! - [`http`]: routes and middleware; thin adapters over the domain.
+//! - [`startup`]: building and running the service; [`cli`]: the command line.
+//! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::App;

@@ -1,0 +1,208 @@
+//! Building and running the service: connect and migrate the database, obtain the KEK, make
+//! sure a signing key exists, load the key set, bind the listener, serve until a shutdown
+//! signal, and run the background tasks beside it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::crypto::kek::Kek;
+use crate::domain::keys::{KeyManager, KeyRing};
+use crate::http::{self, AppState};
+use crate::store::Database;
+
+/// A built, bound, not yet serving tokenmint.
+pub struct App {
+    listener: TcpListener,
+    database: Database,
+    state: AppState,
+    key_manager: KeyManager,
+}
+
+impl App {
+    /// Builds the service on the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the service on the given clock (tests move time with a `ManualClock`).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let database = open_database(&config).await?;
+        let kek = key_encryption_key(&config, &database)?;
+        let key_manager = KeyManager::new(
+            database.store(),
+            kek,
+            Arc::clone(&clock),
+            config.jwks_max_age,
+        );
+        if let Some(created) = key_manager
+            .ensure_active_key(config.signing_alg)
+            .await
+            .context("cannot create the first signing key")?
+        {
+            tracing::info!(kid = %created.kid, alg = %created.algorithm, "created the first signing key");
+        }
+        let keys = KeyRing::new(
+            key_manager
+                .load()
+                .await
+                .context("cannot load the signing keys")?,
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (TOKENMINT_LISTEN)", config.listen))?;
+        if config.appwrite_project_id.is_none() {
+            tracing::warn!("APPWRITE_PROJECT_ID is not set: token exchange is disabled");
+        }
+        let state = AppState {
+            config: Arc::new(config),
+            store: database.store(),
+            keys,
+            clock,
+        };
+        Ok(Self {
+            listener,
+            database,
+            state,
+            key_manager,
+        })
+    }
+
+    /// The address the listener is bound to (the real port when configured with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGTERM or ctrl-c, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let reload = tokio::spawn(reload_keys(
+            self.key_manager,
+            self.state.keys.clone(),
+            self.state.config.key_reload_interval,
+        ));
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
+        let served = axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        reload.abort();
+        self.database.close().await;
+        tracing::info!("tokenmint stopped");
+        served.context("the HTTP server failed")
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let database = Database::connect(&config.database_url, config.db_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {} (DATABASE_URL)",
+                config.database_url
+            )
+        })?;
+    database
+        .migrate()
+        .await
+        .context("cannot apply the database migrations")?;
+    Ok(database)
+}
+
+/// The KEK from `TOKENMINT_KEK`; for SQLite without one, the KEK file beside the database
+/// (created on first use). PostgreSQL without a KEK is refused: a generated key would have to
+/// live on one replica's disk, and losing it would lose every signing key.
+pub fn key_encryption_key(config: &Config, database: &Database) -> anyhow::Result<Kek> {
+    if let Some(kek) = &config.kek {
+        return Ok(Kek::from_base64(kek.expose_secret())?);
+    }
+    if database.is_postgres() {
+        bail!(
+            "TOKENMINT_KEK is required with PostgreSQL: generate one with `openssl rand -base64 32`, \
+             keep it in your secret store, and set TOKENMINT_KEK (or TOKENMINT_KEK_FILE)"
+        );
+    }
+    let Some(database_file) = database.sqlite_file() else {
+        tracing::warn!(
+            "in-memory database without TOKENMINT_KEK: using a throw-away key-encryption key"
+        );
+        return Ok(Kek::generate()?);
+    };
+    let mut kek_file = database_file.as_os_str().to_owned();
+    kek_file.push(".kek");
+    let kek_file = std::path::PathBuf::from(kek_file);
+    let (kek, created) = Kek::load_or_create_file(&kek_file)?;
+    if created {
+        tracing::warn!(
+            path = %kek_file.display(),
+            "created a key-encryption key file (mode 0600) beside the SQLite database; back it up \
+             with the database, or set TOKENMINT_KEK"
+        );
+    } else {
+        tracing::info!(path = %kek_file.display(), "using the key-encryption key file");
+    }
+    Ok(kek)
+}
+
+/// Re-reads the key set periodically, so keys created or rotated by another process (the CLI,
+/// another replica) are published and used without a restart. A failed reload keeps the
+/// current set: better to keep signing with a known key than to stop.
+async fn reload_keys(manager: KeyManager, ring: KeyRing, interval: std::time::Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match manager.load().await {
+            Ok(set) => {
+                if set.jwks_digest() != ring.current().jwks_digest() {
+                    tracing::info!(
+                        keys = set.published().len(),
+                        "signing keys changed; reloaded"
+                    );
+                }
+                ring.replace(set);
+            }
+            Err(err) => tracing::error!(error = %err, "cannot reload the signing keys"),
+        }
+    }
+}
+
+/// Completes on ctrl-c or, on Unix, SIGTERM (what container runtimes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

@@ -1,0 +1,89 @@
+//! Storage adapters: PostgreSQL (production) and SQLite (embedded default), both behind the
+//! domain's [`Store`] port. SQL lives only here.
+//!
+//! Queries are runtime-checked (`query_as` with `FromRow` rows) because one crate cannot
+//! compile-check against two dialects; the store contract suite in `tests/api` runs every
+//! behaviour against both backends instead.
+
+mod error;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::DatabaseUrl;
+use crate::domain::ports::{Store, StoreError};
+
+/// An open database: the store the domain uses, plus what only start-up needs to know.
+pub struct Database {
+    store: Arc<dyn Store>,
+    backend: Backend,
+}
+
+enum Backend {
+    Postgres(sqlx::PgPool),
+    Sqlite {
+        pool: sqlx::SqlitePool,
+        file: Option<PathBuf>,
+    },
+}
+
+impl Database {
+    /// Connects to the database named by `url` (`postgres://…` or `sqlite:…`), eagerly, so a
+    /// wrong URL or a database that is down is reported at start-up.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, StoreError> {
+        if url.is_sqlite() {
+            let (store, file) = sqlite::SqliteStore::connect(url.expose()).await?;
+            let pool = store.pool().clone();
+            Ok(Self {
+                store: Arc::new(store),
+                backend: Backend::Sqlite { pool, file },
+            })
+        } else {
+            let store = postgres::PgStore::connect(url.expose(), max_connections).await?;
+            let pool = store.pool().clone();
+            Ok(Self {
+                store: Arc::new(store),
+                backend: Backend::Postgres(pool),
+            })
+        }
+    }
+
+    /// Applies the embedded migrations that have not been applied yet. Safe to run from
+    /// several processes at once: sqlx serialises them with a database lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match &self.backend {
+            Backend::Postgres(pool) => postgres::MIGRATOR.run(pool).await,
+            Backend::Sqlite { pool, .. } => sqlite::MIGRATOR.run(pool).await,
+        };
+        result.map_err(|err| StoreError::Query(Box::new(err)))
+    }
+
+    /// The store, for the domain.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// Whether this is the PostgreSQL backend.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// The SQLite database file, unless this is PostgreSQL or an in-memory database.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { file, .. } => file.as_deref(),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Closes every pooled connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Postgres(pool) => pool.close().await,
+            Backend::Sqlite { pool, .. } => pool.close().await,
+        }
+    }
+}
