@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: compile in the Rust image, run from a slim Debian with only CA
+# certificates, as a non-root user.
+
+FROM rust:1.95-slim-bookworm AS build
+# aws-lc-sys (the one crypto backend) builds its C sources with gcc.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev make \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+COPY migrations migrations
+COPY src src
+RUN cargo build --release --locked --bin tokenmint \
+    && strip target/release/tokenmint
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --user-group --home-dir /var/lib/tokenmint --create-home tokenmint
+COPY --from=build /src/target/release/tokenmint /usr/local/bin/tokenmint
+USER 10001:10001
+WORKDIR /var/lib/tokenmint
+ENV TOKENMINT_LISTEN=0.0.0.0:8080 \
+    TOKENMINT_LOG_FORMAT=json
+EXPOSE 8080
+# Orchestrators should probe GET /healthz (liveness) and GET /readyz (readiness).
+ENTRYPOINT ["/usr/local/bin/tokenmint"]
+CMD ["serve"]

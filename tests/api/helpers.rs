@@ -1,0 +1,262 @@
+//! Test support: throw-away databases, and the real server on a random port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Connection;
+use tokenmint::clock::{Clock, ManualClock};
+use tokenmint::store::Database;
+use tokenmint::{App, Config};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TOKENMINT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A base64 KEK for tests (32 bytes of 0x42).
+pub const TEST_KEK: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+
+/// Which database backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A database of its own for one test: a fresh PostgreSQL database (dropped afterwards,
+/// even when the test panics) or a SQLite file in a temporary directory.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    postgres_name: Option<String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Postgres => Self::postgres().await,
+            Backend::Sqlite => Self::sqlite(),
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let name = format!("tokenmint_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = postgres_admin_url();
+        let mut connection = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|err| panic!("tests need PostgreSQL at {admin}: {err}"));
+        // The name is generated above from a UUID: nothing user-controlled reaches this SQL.
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            backend: Backend::Postgres,
+            postgres_name: Some(name),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tokenmint.db").display());
+        Self {
+            url,
+            backend: Backend::Sqlite,
+            postgres_name: None,
+            dir,
+        }
+    }
+
+    /// A configuration for this database: port 0, the test KEK (PostgreSQL needs one), and a
+    /// quick key reload.
+    pub fn config(&self) -> Config {
+        self.config_with(&[])
+    }
+
+    /// Like [`TestDb::config`], with extra environment variables.
+    pub fn config_with(&self, extra: &[(&str, &str)]) -> Config {
+        let mut env = vec![
+            ("DATABASE_URL".to_owned(), self.url.clone()),
+            ("TOKENMINT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ];
+        if self.backend == Backend::Postgres {
+            env.push(("TOKENMINT_KEK".to_owned(), TEST_KEK.to_owned()));
+        }
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let mut config = Config::from_sources(None, env).unwrap();
+        config.key_reload_interval = Duration::from_millis(100);
+        config
+    }
+
+    /// Opens the database directly (migrated), as a second process would.
+    pub async fn open(&self) -> Database {
+        let database = Database::connect(&self.config().database_url, 5)
+            .await
+            .unwrap();
+        database.migrate().await.unwrap();
+        database
+    }
+
+    /// Runs one SQL statement directly against the database, behind tokenmint's back.
+    pub async fn execute(&self, sql: &'static str) {
+        match self.backend {
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database now (terminating tokenmint's connections to it).
+    pub async fn drop_database(&self) {
+        if let Some(name) = &self.postgres_name {
+            drop_postgres_database(name.clone()).await;
+        }
+    }
+}
+
+async fn drop_postgres_database(name: String) {
+    if let Ok(mut connection) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "drop database if exists {name} with (force)"
+        )))
+        .execute(&mut connection)
+        .await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.postgres_name.take() {
+            // Drop runs inside the test's runtime, which cannot be blocked on: clean up from a
+            // thread with a runtime of its own.
+            let cleanup = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(drop_postgres_database(name));
+                }
+            });
+            let _ = cleanup.join();
+        }
+    }
+}
+
+/// The real server, serving on a random port until stopped or dropped.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(config: Config) -> Self {
+        Self::try_spawn(config)
+            .await
+            .unwrap_or_else(|err| panic!("start-up failed: {err:#}"))
+    }
+
+    pub async fn try_spawn(config: Config) -> anyhow::Result<Self> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tokenmint::telemetry::init(tokenmint::config::LogFormat::Pretty);
+        }
+        let clock = Arc::new(ManualClock::starting_now());
+        let app = App::build_with_clock(config, clock as Arc<dyn Clock>).await?;
+        let address = format!("http://{}", app.local_addr()?);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()?,
+            shutdown: Some(shutdown),
+            server,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Stops the server gracefully and waits until it has released the database.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        (&mut self.server).await.unwrap().unwrap();
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Declares `#[tokio::test]`s running the async function `$name(Backend)` once per backend,
+/// in modules `postgres` and `sqlite`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}

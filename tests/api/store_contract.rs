@@ -1,0 +1,180 @@
+//! The store contract: one set of behaviours every `Store` implementation must show, run
+//! against PostgreSQL and SQLite alike.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokenmint::clock::{Clock, SystemClock};
+use tokenmint::crypto::kek::Kek;
+use tokenmint::domain::keys::{KeyManager, KeyState, SigningAlgorithm, SigningKeyRecord};
+use tokenmint::domain::ports::Store;
+
+use crate::helpers::{Backend, TEST_KEK, TestDb};
+use crate::on_both_backends;
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap()
+}
+
+fn record(kid: &str, state: KeyState, created: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.to_owned(),
+        algorithm: SigningAlgorithm::EdDsa,
+        state,
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        private_key_sealed: vec![1, 0, 255, 3, kid.len() as u8],
+        created_at: at(created),
+        activates_at: Some(at(created + 600)),
+        retired_at: (state == KeyState::Retired).then(|| at(created + 900)),
+        publish_until: (state == KeyState::Retired).then(|| at(created + 1800)),
+    }
+}
+
+async fn store_for(backend: Backend) -> (TestDb, Arc<dyn Store>) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await.store();
+    (db, store)
+}
+
+async fn ping_succeeds_on_a_live_database(backend: Backend) {
+    let (_db, store) = store_for(backend).await;
+    store.ping().await.unwrap();
+}
+
+async fn migrations_can_run_again_without_change(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let first = db.open().await;
+    first
+        .store()
+        .insert_signing_key(&record("k1", KeyState::Active, 100))
+        .await
+        .unwrap();
+    let second = db.open().await;
+    assert_eq!(second.store().signing_keys().await.unwrap().len(), 1);
+}
+
+async fn signing_keys_round_trip_every_field_oldest_first(backend: Backend) {
+    let (_db, store) = store_for(backend).await;
+    let keys = [
+        record("retired", KeyState::Retired, 100),
+        record("next", KeyState::Next, 300),
+        record("active", KeyState::Active, 200),
+    ];
+    for key in &keys {
+        assert!(store.insert_signing_key(key).await.unwrap(), "{}", key.kid);
+    }
+    let stored = store.signing_keys().await.unwrap();
+    assert_eq!(stored, [keys[0].clone(), keys[2].clone(), keys[1].clone()]);
+}
+
+async fn a_second_active_key_is_refused_and_nothing_is_written(backend: Backend) {
+    let (_db, store) = store_for(backend).await;
+    assert!(
+        store
+            .insert_signing_key(&record("a1", KeyState::Active, 100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_signing_key(&record("a2", KeyState::Active, 200))
+            .await
+            .unwrap()
+    );
+    let kids: Vec<_> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["a1"]);
+}
+
+async fn a_second_next_key_is_refused_but_retired_keys_may_be_many(backend: Backend) {
+    let (_db, store) = store_for(backend).await;
+    assert!(
+        store
+            .insert_signing_key(&record("n1", KeyState::Next, 100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_signing_key(&record("n2", KeyState::Next, 200))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_signing_key(&record("r1", KeyState::Retired, 10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_signing_key(&record("r2", KeyState::Retired, 20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.signing_keys().await.unwrap().len(), 3);
+}
+
+async fn a_duplicate_kid_is_refused(backend: Backend) {
+    let (_db, store) = store_for(backend).await;
+    assert!(
+        store
+            .insert_signing_key(&record("same", KeyState::Retired, 10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_signing_key(&record("same", KeyState::Next, 20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.signing_keys().await.unwrap()[0].state,
+        KeyState::Retired
+    );
+}
+
+/// Eight managers (as eight replicas would) race to create the first key: exactly one wins.
+async fn racing_first_key_creation_leaves_exactly_one_active_key(backend: Backend) {
+    let (_db, store) = store_for(backend).await;
+    let kek = Kek::from_base64(TEST_KEK).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let attempts = (0..8).map(|_| {
+        let manager = KeyManager::new(
+            Arc::clone(&store),
+            kek.clone(),
+            Arc::clone(&clock),
+            std::time::Duration::from_secs(300),
+        );
+        tokio::spawn(async move {
+            manager
+                .ensure_active_key(SigningAlgorithm::Es256)
+                .await
+                .unwrap()
+        })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        created += usize::from(attempt.await.unwrap().is_some());
+    }
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(created, 1);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].state, KeyState::Active);
+}
+
+on_both_backends!(
+    ping_succeeds_on_a_live_database,
+    migrations_can_run_again_without_change,
+    signing_keys_round_trip_every_field_oldest_first,
+    a_second_active_key_is_refused_and_nothing_is_written,
+    a_second_next_key_is_refused_but_retired_keys_may_be_many,
+    a_duplicate_kid_is_refused,
+    racing_first_key_creation_leaves_exactly_one_active_key,
+);
