@@ -2,6 +2,9 @@
 //! Tests start the real server on port 0 over real PostgreSQL (one database per test) and
 //! real SQLite files.
 
+// Test code: a failed unwrap is a failed test, with the error in its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod cli;
