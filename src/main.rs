@@ -1,15 +1,29 @@
 //! The `tokenmint` binary: parse the command line, load the configuration, start logging,
-//! dispatch.
+//! dispatch. Errors are printed as one line of causes, without a backtrace: they are meant for
+//! operators (a missing KEK, a database that is down), not for debugging tokenmint itself.
+
+use std::process::ExitCode;
 
 use clap::Parser;
 use tokenmint::cli::{self, Cli};
 use tokenmint::{Config, telemetry};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let args = Cli::parse();
-    let config = Config::load(args.config.as_deref())
-        .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
+    let config = match Config::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     telemetry::init(config.log_format);
-    cli::run(args.command, config).await
+    match cli::run(args.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -275,8 +275,9 @@ impl KeyManager {
         &self,
         algorithm: SigningAlgorithm,
     ) -> Result<Option<SigningKeyRecord>, KeyError> {
-        let keys = self.store.signing_keys().await?;
-        if keys.iter().any(|k| k.state == KeyState::Active) {
+        // Opening the published keys first proves the KEK is the right one: a wrong KEK must
+        // stop here, not add a key nobody else can open.
+        if self.load().await?.active().is_some() {
             return Ok(None);
         }
         let now = self.clock.now();
@@ -293,6 +294,7 @@ impl KeyManager {
     /// Creates a `next` key: published now, allowed to sign after two JWKS cache lifetimes,
     /// so verifiers holding a cached JWKS already know it when it starts signing.
     pub async fn create_next_key(&self, algorithm: SigningAlgorithm) -> Result<NextKey, KeyError> {
+        self.load().await?; // proves the KEK, as in `ensure_active_key`
         if let Some(existing) = self.existing_next().await? {
             return Ok(NextKey::AlreadyExists(existing));
         }

@@ -142,3 +142,37 @@ async fn a_moved_sealed_key_does_not_open() {
         "{message}"
     );
 }
+
+/// Only a `next` key exists (made by `keys rotate` before the first start) and the server
+/// starts with another KEK: it must fail before creating an active key under the wrong KEK.
+#[tokio::test]
+async fn a_wrong_kek_creates_no_key_of_its_own() {
+    let db = TestDb::postgres().await;
+    let config = db.config();
+    let database = db.open().await;
+    let kek = tokenmint::startup::key_encryption_key(&config, &database).unwrap();
+    let manager = tokenmint::domain::keys::KeyManager::new(
+        database.store(),
+        kek,
+        std::sync::Arc::new(tokenmint::clock::SystemClock),
+        config.jwks_max_age,
+    );
+    manager
+        .create_next_key(tokenmint::domain::keys::SigningAlgorithm::Es256)
+        .await
+        .unwrap();
+    let other_kek = "T1RIRVJPVEhFUk9USEVST1RIRVJPVEhFUk9USEVSISE=";
+
+    let message = start_error(db.config_with(&[("TOKENMINT_KEK", other_kek)])).await;
+
+    assert!(
+        message.contains("does not decrypt signing key"),
+        "{message}"
+    );
+    let keys = database.store().signing_keys().await.unwrap();
+    assert_eq!(
+        keys.len(),
+        1,
+        "a key was created under the wrong KEK: {keys:?}"
+    );
+}
