@@ -50,3 +50,9 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// The current unix time in seconds, for the rare adapter that must compare with a time sent
+/// by another system (Appwrite's `X-RateLimit-Reset`), not with tokenmint's own clock.
+pub fn unix_now() -> i64 {
+    SystemClock.now().timestamp()
+}

@@ -49,6 +49,8 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_CLAIMS",
     "TOKENMINT_LOG_FORMAT",
     "TOKENMINT_DB_MAX_CONNECTIONS",
+    "TOKENMINT_APPWRITE_TIMEOUT",
+    "TOKENMINT_APPWRITE_CONNECT_TIMEOUT",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -160,6 +162,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `TOKENMINT_DB_MAX_CONNECTIONS`: PostgreSQL pool size (SQLite uses a small fixed pool).
     pub db_max_connections: u32,
+    /// `TOKENMINT_APPWRITE_TIMEOUT`: budget of one verification with Appwrite, retry included.
+    pub appwrite_timeout: Duration,
+    /// `TOKENMINT_APPWRITE_CONNECT_TIMEOUT`: budget of one connection attempt to Appwrite.
+    pub appwrite_connect_timeout: Duration,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -285,6 +291,8 @@ impl Config {
                     _ => Err("expected a whole number from 1 to 1000".into()),
                 }
             })?,
+            appwrite_timeout: raw.duration("TOKENMINT_APPWRITE_TIMEOUT", "5s")?,
+            appwrite_connect_timeout: raw.duration("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "2s")?,
             issuer,
             key_reload_interval: Duration::from_secs(30),
         })
@@ -514,6 +522,8 @@ mod tests {
             "http://localhost:8080/webhooks/appwrite"
         );
         assert_eq!(config.claims, ["email", "email_verified", "name", "labels"]);
+        assert_eq!(config.appwrite_timeout, Duration::from_secs(5));
+        assert_eq!(config.appwrite_connect_timeout, Duration::from_secs(2));
     }
 
     #[test]
@@ -563,6 +573,8 @@ mod tests {
             ("TOKENMINT_LOG_FORMAT", "xml"),
             ("TOKENMINT_DB_MAX_CONNECTIONS", "0"),
             ("TOKENMINT_APPWRITE_WEBHOOK_URL", "not a url"),
+            ("TOKENMINT_APPWRITE_TIMEOUT", "0s"),
+            ("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "2 fortnights"),
         ];
         for (variable, value) in cases {
             assert_eq!(

@@ -13,6 +13,7 @@
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
 //! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
 
+pub mod appwrite;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -10,10 +10,13 @@ use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
+use crate::appwrite::AppwriteClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::kek::Kek;
+use crate::domain::grants::{TokenPolicy, TokenService};
 use crate::domain::keys::{KeyManager, KeyRing};
+use crate::domain::ports::IdentityProvider;
 use crate::http::{self, AppState};
 use crate::store::Database;
 
@@ -60,11 +63,20 @@ impl App {
         if config.appwrite_project_id.is_none() {
             tracing::warn!("APPWRITE_PROJECT_ID is not set: token exchange is disabled");
         }
+        let identity = identity_provider(&config)?;
+        let tokens = TokenService::new(
+            database.store(),
+            identity,
+            keys.clone(),
+            Arc::clone(&clock),
+            TokenPolicy::from_config(&config),
+        );
         let state = AppState {
             config: Arc::new(config),
             store: database.store(),
             keys,
             clock,
+            tokens,
         };
         Ok(Self {
             listener,
@@ -96,7 +108,8 @@ impl App {
         ));
         let address = self.listener.local_addr()?;
         tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
-        let served = axum::serve(self.listener, http::router(self.state))
+        let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         reload.abort();
@@ -104,6 +117,21 @@ impl App {
         tracing::info!("tokenmint stopped");
         served.context("the HTTP server failed")
     }
+}
+
+/// The Appwrite client, when `APPWRITE_PROJECT_ID` is set.
+fn identity_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn IdentityProvider>>> {
+    let Some(project_id) = &config.appwrite_project_id else {
+        return Ok(None);
+    };
+    let client = AppwriteClient::new(
+        config.appwrite_endpoint.as_str(),
+        project_id,
+        config.appwrite_connect_timeout,
+        config.appwrite_timeout,
+    )
+    .map_err(|err| anyhow::anyhow!("cannot build the Appwrite client: {err}"))?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// Connects to the configured database and applies pending migrations.

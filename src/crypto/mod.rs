@@ -7,6 +7,7 @@ pub mod aead;
 pub mod jwk;
 pub mod kek;
 pub mod signing;
+pub mod successor;
 
 /// A cryptographic operation failed. Deliberately carries no detail: the causes (bad key
 /// material, failed authentication) must not be distinguishable by a client.

@@ -1,7 +1,16 @@
 //! The domain core: what tokenmint does, free of HTTP, SQL and Appwrite's wire format.
 //!
-//! It must not import axum, sqlx, reqwest or http (CI greps for them). Storage is reached
-//! through the ports in [`ports`]; time through [`crate::clock::Clock`].
+//! It must not import axum, sqlx, reqwest or http (CI greps for them). Storage and Appwrite
+//! are reached through the ports in [`ports`]; time through [`crate::clock::Clock`].
 
+pub mod access;
+pub mod audit;
+pub mod error;
+pub mod exchange;
+pub mod grants;
 pub mod keys;
 pub mod ports;
+pub mod refresh;
+pub mod revoke;
+pub mod session;
+pub mod token;

@@ -1,9 +1,15 @@
 //! Ports: the traits the domain needs from the outside world, implemented by adapters
-//! (`crate::store` for PostgreSQL and SQLite).
+//! (`crate::store` for PostgreSQL and SQLite, `crate::appwrite` for Appwrite).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use uuid::Uuid;
 
+use super::audit::AuditEvent;
 use super::keys::SigningKeyRecord;
+use super::session::{RevocationReason, Session, UserSnapshot};
+use super::token::TokenHash;
 
 /// A boxed error from an adapter, kept for logs and never shown to clients.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -23,6 +29,49 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A refresh token as stored, with its session.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenState {
+    /// The session (family) it belongs to.
+    pub session: Session,
+    /// When it was used (rotated), if it was.
+    pub used_at: Option<DateTime<Utc>>,
+    /// Its successor, sealed under a key derived from this token (see `crypto::successor`).
+    pub successor_sealed: Option<Vec<u8>>,
+    /// When it stops being valid (the session's absolute end).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One rotation: mark `presented` used, issue `successor`, touch the session.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The presented token.
+    pub presented: TokenHash,
+    /// Its session.
+    pub session_id: Uuid,
+    /// The new token's hash.
+    pub successor: TokenHash,
+    /// The new token sealed for the holder of the presented one.
+    pub successor_sealed: Vec<u8>,
+    /// The new token's expiry (the session's absolute end).
+    pub successor_expires_at: DateTime<Utc>,
+    /// The session's new idle end.
+    pub idle_expires_at: DateTime<Utc>,
+    /// The time of the rotation.
+    pub now: DateTime<Utc>,
+}
+
+/// What a rotation attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationResult {
+    /// This request won: the token is now used and the successor stored.
+    Rotated,
+    /// The token was already used (another request won); nothing was written.
+    AlreadyUsed,
+    /// The session is revoked or expired; nothing was written.
+    SessionEnded,
+}
+
 /// Persistent state, with one implementation per database backend. Each method is one unit of
 /// work: it commits entirely or not at all.
 #[async_trait]
@@ -37,4 +86,95 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Creates a session with its first refresh token (expiring with the session) and records
+    /// `audit`, atomically.
+    async fn create_session(
+        &self,
+        session: &Session,
+        first_token: &TokenHash,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The session, by id.
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
+
+    /// The refresh token with this hash, with its session.
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenState>, StoreError>;
+
+    /// Rotates a refresh token. A conditional update (`… where used_at is null`) decides the
+    /// single winner among any number of concurrent attempts, across processes.
+    async fn rotate_refresh_token(&self, rotation: &Rotation)
+    -> Result<RotationResult, StoreError>;
+
+    /// Revokes a session (all its refresh tokens with it) and records `audit`, atomically.
+    /// Idempotent: returns `false`, writing nothing, when it was already revoked or is unknown.
+    async fn revoke_session(
+        &self,
+        id: Uuid,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Proof of an Appwrite session, as handed over by the app.
+#[derive(Debug, Clone)]
+pub enum SubjectProof {
+    /// An Appwrite JWT from `account.createJWT()`.
+    AppwriteJwt(SecretString),
+    /// The session value (the `a_session_<project>` cookie value).
+    AppwriteSession(SecretString),
+}
+
+/// What the identity provider vouched for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedLogin {
+    /// The Appwrite user `$id`.
+    pub user_id: String,
+    /// The Appwrite session `$id` the proof belongs to.
+    pub appwrite_session_id: String,
+    /// The user as Appwrite describes them now.
+    pub snapshot: UserSnapshot,
+    /// The user's `$updatedAt`, in unix milliseconds.
+    pub updated_at_ms: i64,
+}
+
+/// Why the identity provider did not vouch for a proof.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// The proof is invalid, expired, or its session is gone.
+    #[error("the subject token was rejected")]
+    Rejected,
+    /// The user is blocked.
+    #[error("the user is blocked")]
+    Blocked,
+    /// The user must reset their password first.
+    #[error("the user must reset their password")]
+    PasswordResetRequired,
+    /// The user must complete multi-factor authentication first.
+    #[error("the user must complete multi-factor authentication")]
+    MoreFactorsRequired,
+    /// The provider rate-limited tokenmint.
+    #[error("rate limited by the identity provider")]
+    RateLimited {
+        /// Seconds before a retry makes sense.
+        retry_after: u64,
+    },
+    /// tokenmint's configuration is wrong (unknown project).
+    #[error("the identity provider does not know tokenmint's project")]
+    Misconfigured,
+    /// The provider is down, slow, or answered something unreadable.
+    #[error("the identity provider is unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// The identity provider (Appwrite) that vouches for a login once, at exchange.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync + 'static {
+    /// Asks the provider who the proof belongs to.
+    async fn verify(&self, proof: &SubjectProof) -> Result<VerifiedLogin, IdentityError>;
 }

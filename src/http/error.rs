@@ -7,6 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::error::TokenError;
+
 /// An RFC 9457 problem: `{"type","title","status","detail"}` as `application/problem+json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -51,4 +53,114 @@ impl IntoResponse for Problem {
 /// Any path that is not routed.
 pub async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND).with_detail("no such endpoint")
+}
+
+/// An RFC 6749 §5.2 error: `{"error","error_description"}`, never cached.
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 `invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 400 `unsupported_grant_type`.
+    pub fn unsupported_grant_type() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type is not supported",
+        )
+    }
+
+    fn server_error(description: &str) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            description,
+        )
+    }
+
+    fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl From<TokenError> for OAuthError {
+    fn from(err: TokenError) -> Self {
+        let bad_request = StatusCode::BAD_REQUEST;
+        match err {
+            TokenError::InvalidRequest(d) => Self::new(bad_request, "invalid_request", d),
+            TokenError::InvalidGrant(d) => Self::new(bad_request, "invalid_grant", d),
+            TokenError::InvalidScope(d) => Self::new(bad_request, "invalid_scope", d),
+            TokenError::InvalidTarget(d) => Self::new(bad_request, "invalid_target", d),
+            TokenError::UnsupportedGrantType => Self::unsupported_grant_type(),
+            TokenError::ExchangeNotConfigured => {
+                Self::server_error("token exchange is not configured")
+            }
+            TokenError::SlowDown { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many requests; retry later",
+            )
+            .retry_after(retry_after),
+            ref unavailable @ TokenError::TemporarilyUnavailable { retry_after, .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                unavailable.to_string(),
+            )
+            .retry_after(retry_after),
+            TokenError::NoSigningKey => {
+                tracing::error!("no active signing key: cannot issue tokens");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "tokens cannot be issued right now",
+                )
+                .retry_after(5)
+            }
+            TokenError::UpstreamMisconfigured => Self::server_error("the server is misconfigured"),
+            internal @ (TokenError::Store(_) | TokenError::Crypto(_)) => {
+                tracing::error!(error = ?internal, "token request failed");
+                Self::server_error("internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        if self.status.is_client_error() {
+            tracing::debug!(error = self.error, description = %self.description, "OAuth request refused");
+        }
+        let body =
+            serde_json::json!({ "error": self.error, "error_description": self.description });
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        headers.insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
+    }
 }

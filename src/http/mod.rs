@@ -2,7 +2,9 @@
 //! Handlers extract, call the domain, and map; they hold no business rules and no SQL.
 
 mod error;
+mod extract;
 mod health;
+mod oauth;
 mod wellknown;
 
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -19,10 +21,11 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::grants::TokenService;
 use crate::domain::keys::KeyRing;
 use crate::domain::ports::Store;
 
-pub use error::Problem;
+pub use error::{OAuthError, Problem};
 
 /// Largest request body accepted. Token requests are a few hundred bytes and Appwrite's
 /// webhook payloads a few kilobytes; anything near this limit is not a legitimate request.
@@ -45,6 +48,8 @@ pub struct AppState {
     pub keys: KeyRing,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// The token grants.
+    pub tokens: TokenService,
 }
 
 /// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
@@ -60,6 +65,8 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(wellknown::get_discovery),
         )
+        .route("/oauth/token", post(oauth::issue_token))
+        .route("/oauth/revoke", post(oauth::revoke_token))
         .route("/healthz", get(health::get_health))
         .route("/readyz", get(health::get_readiness))
         .fallback(error::not_found)

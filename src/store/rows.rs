@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::keys::{SigningAlgorithm, SigningKeyRecord};
-use crate::domain::ports::StoreError;
+use crate::domain::ports::{RefreshTokenState, StoreError};
+use crate::domain::session::Session;
 
 /// A unix-seconds column as a time.
 pub(crate) fn time(seconds: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -57,4 +58,87 @@ where
     T: TryFrom<R, Error = StoreError>,
 {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// One row of `sessions` (ids and json read as text in both dialects).
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub session_id: String,
+    pub user_id: String,
+    pub client_id: Option<String>,
+    pub appwrite_session_id: Option<String>,
+    pub audience: String,
+    pub scope: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub absolute_expires_at: i64,
+    pub idle_expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+    pub device_name: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub claims: String,
+    pub claims_updated_at_ms: i64,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: row
+                .session_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("session id {:?}", row.session_id)))?,
+            claims: serde_json::from_str(&row.claims).map_err(|_| {
+                StoreError::Corrupt(format!("claims of session {}", row.session_id))
+            })?,
+            revoked_reason: row.revoked_reason.as_deref().map(str::parse).transpose()?,
+            auth_time: time(row.auth_time)?,
+            created_at: time(row.created_at)?,
+            last_used_at: time(row.last_used_at)?,
+            absolute_expires_at: time(row.absolute_expires_at)?,
+            idle_expires_at: time(row.idle_expires_at)?,
+            revoked_at: optional_time(row.revoked_at)?,
+            user_id: row.user_id,
+            client_id: row.client_id,
+            appwrite_session_id: row.appwrite_session_id.unwrap_or_default(),
+            audience: row.audience,
+            scope: row.scope,
+            device_name: row.device_name,
+            user_agent: row.user_agent,
+            ip: row.ip,
+            claims_updated_at_ms: row.claims_updated_at_ms,
+        })
+    }
+}
+
+/// A `refresh_tokens` row joined with its session.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshTokenRow {
+    pub used_at: Option<i64>,
+    pub successor_sealed: Option<Vec<u8>>,
+    pub expires_at: i64,
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+}
+
+impl TryFrom<RefreshTokenRow> for RefreshTokenState {
+    type Error = StoreError;
+
+    fn try_from(row: RefreshTokenRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            used_at: optional_time(row.used_at)?,
+            successor_sealed: row.successor_sealed,
+            expires_at: time(row.expires_at)?,
+            session: row.session.try_into()?,
+        })
+    }
+}
+
+/// A session's claims snapshot as stored JSON.
+pub(crate) fn claims_json(session: &Session) -> Result<String, StoreError> {
+    serde_json::to_string(&session.claims).map_err(|err| StoreError::Query(Box::new(err)))
 }

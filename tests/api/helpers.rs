@@ -164,6 +164,7 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<anyhow::Result<()>>,
 }
@@ -180,7 +181,7 @@ impl TestApp {
             tokenmint::telemetry::init(tokenmint::config::LogFormat::Pretty);
         }
         let clock = Arc::new(ManualClock::starting_now());
-        let app = App::build_with_clock(config, clock as Arc<dyn Clock>).await?;
+        let app = App::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>).await?;
         let address = format!("http://{}", app.local_addr()?);
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
@@ -191,6 +192,7 @@ impl TestApp {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
+            clock,
             shutdown: Some(shutdown),
             server,
         })

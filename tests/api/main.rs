@@ -5,11 +5,17 @@
 // Test code: a failed unwrap is a failed test, with the error in its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_appwrite;
 mod helpers;
+mod oauth_helpers;
 
 mod cli;
 mod discovery;
+mod exchange;
 mod health;
 mod jwks;
+mod oauth_input;
+mod refresh;
+mod revoke;
 mod startup;
 mod store_contract;

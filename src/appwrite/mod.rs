@@ -1,0 +1,294 @@
+//! The Appwrite client: asks Appwrite once who a session proof belongs to. Implements the
+//! domain's [`IdentityProvider`] port; Appwrite's wire details stay in this module.
+//!
+//! It sends only `X-Appwrite-Project` and the proof (`X-Appwrite-JWT` or
+//! `X-Appwrite-Session`): never an `Origin`, a cookie or an API key. It never logs the proof
+//! and never passes Appwrite's body on. The error `type` decides the outcome, not the status
+//! alone (appwrite-contract.md §3).
+
+pub mod model;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::DateTime;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+
+use self::model::{Account, AppwriteSession, ErrorBody, JwtPayload};
+use crate::domain::ports::{
+    BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
+};
+use crate::domain::session::UserSnapshot;
+
+/// Seconds to wait after a 429 when Appwrite gives no usable `X-RateLimit-Reset`.
+const DEFAULT_RATE_LIMIT_WAIT: u64 = 60;
+
+/// Client of one Appwrite project.
+#[derive(Debug, Clone)]
+pub struct AppwriteClient {
+    http: reqwest::Client,
+    endpoint: String,
+    project_id: String,
+    timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unreadable(&'static str);
+
+impl AppwriteClient {
+    /// A client for `endpoint` (e.g. `https://cloud.appwrite.io/v1`) and `project_id`.
+    /// `connect_timeout` bounds each connection attempt; `timeout` bounds a whole verification,
+    /// retry included.
+    pub fn new(
+        endpoint: &str,
+        project_id: &str,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, BoxError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tokenmint/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            project_id: project_id.to_owned(),
+            timeout,
+        })
+    }
+
+    /// GET `path` with the proof header; one retry when the connection itself fails (the
+    /// request is a read, so repeating it is safe).
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        header: &'static str,
+        proof: &SecretString,
+    ) -> Result<T, IdentityError> {
+        let url = format!("{}{path}", self.endpoint);
+        let send = || {
+            self.http
+                .get(&url)
+                .header("X-Appwrite-Project", &self.project_id)
+                .header(header, proof.expose_secret())
+                .send()
+        };
+        let response = match send().await {
+            Err(err) if is_connection_failure(&err) => send().await,
+            other => other,
+        }
+        .map_err(|err| IdentityError::Unavailable(Box::new(err.without_url())))?;
+        let status = response.status();
+        let rate_limit_reset = response
+            .headers()
+            .get("x-ratelimit-reset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| IdentityError::Unavailable(Box::new(err.without_url())))?;
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|_| unreadable("Appwrite answered an unreadable body"));
+        }
+        Err(error_for(status, &body, rate_limit_reset))
+    }
+
+    async fn verify_jwt(&self, jwt: &SecretString) -> Result<VerifiedLogin, IdentityError> {
+        let account: Account = self.get("/account", "X-Appwrite-JWT", jwt).await?;
+        // Appwrite has just vouched for this JWT, so its payload can be read unverified.
+        let payload = jwt_payload(jwt.expose_secret()).ok_or(IdentityError::Rejected)?;
+        if payload.user_id != account.id {
+            tracing::warn!("Appwrite JWT names another user than the account Appwrite returned");
+            return Err(IdentityError::Rejected);
+        }
+        login(account, payload.session_id)
+    }
+
+    async fn verify_session(&self, session: &SecretString) -> Result<VerifiedLogin, IdentityError> {
+        let (account, current) = tokio::try_join!(
+            self.get::<Account>("/account", "X-Appwrite-Session", session),
+            self.get::<AppwriteSession>("/account/sessions/current", "X-Appwrite-Session", session),
+        )?;
+        if current.user_id != account.id {
+            return Err(IdentityError::Rejected);
+        }
+        login(account, current.id)
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for AppwriteClient {
+    async fn verify(&self, proof: &SubjectProof) -> Result<VerifiedLogin, IdentityError> {
+        let verification = async {
+            match proof {
+                SubjectProof::AppwriteJwt(jwt) => self.verify_jwt(jwt).await,
+                SubjectProof::AppwriteSession(session) => self.verify_session(session).await,
+            }
+        };
+        // The per-request timeout bounds each attempt; this bounds the whole, retry included.
+        tokio::time::timeout(self.timeout, verification)
+            .await
+            .unwrap_or_else(|_| Err(unreadable("Appwrite did not answer in time")))
+    }
+}
+
+fn unreadable(what: &'static str) -> IdentityError {
+    IdentityError::Unavailable(Box::new(Unreadable(what)))
+}
+
+/// A failure to connect, or a connection dropped before any response: worth one retry.
+/// A timeout is not retried: the budget is spent.
+fn is_connection_failure(err: &reqwest::Error) -> bool {
+    !err.is_timeout() && (err.is_connect() || err.is_request())
+}
+
+fn error_for(status: StatusCode, body: &[u8], rate_limit_reset: Option<i64>) -> IdentityError {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = rate_limit_reset
+            .and_then(|reset| u64::try_from(reset - crate::clock::unix_now()).ok())
+            .filter(|wait| (1..=3600).contains(wait))
+            .unwrap_or(DEFAULT_RATE_LIMIT_WAIT);
+        return IdentityError::RateLimited { retry_after };
+    }
+    if status.is_server_error() {
+        return unreadable("Appwrite answered a server error");
+    }
+    let Ok(error) = serde_json::from_slice::<ErrorBody>(body) else {
+        return unreadable("Appwrite answered an unreadable error");
+    };
+    match error.kind.as_str() {
+        "general_unauthorized_scope"
+        | "user_jwt_invalid"
+        | "user_session_not_found"
+        | "user_jwt_and_cookie_set" => IdentityError::Rejected,
+        "user_blocked" => IdentityError::Blocked,
+        "user_password_reset_required" => IdentityError::PasswordResetRequired,
+        "user_more_factors_required" => IdentityError::MoreFactorsRequired,
+        "project_not_found" => IdentityError::Misconfigured,
+        other => {
+            tracing::warn!(
+                appwrite_error_type = other,
+                status = status.as_u16(),
+                "unexpected Appwrite error; treating the proof as rejected"
+            );
+            IdentityError::Rejected
+        }
+    }
+}
+
+fn jwt_payload(jwt: &str) -> Option<JwtPayload> {
+    let payload = jwt.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?).ok()
+}
+
+fn login(account: Account, appwrite_session_id: String) -> Result<VerifiedLogin, IdentityError> {
+    if !account.status {
+        return Err(IdentityError::Blocked);
+    }
+    if appwrite_session_id.is_empty() {
+        return Err(IdentityError::Rejected);
+    }
+    let updated_at_ms =
+        DateTime::parse_from_rfc3339(&account.updated_at).map_or(0, |t| t.timestamp_millis());
+    Ok(VerifiedLogin {
+        user_id: account.id,
+        appwrite_session_id,
+        snapshot: UserSnapshot {
+            email: account.email,
+            email_verified: account.email_verification,
+            name: account.name,
+            labels: account.labels,
+        },
+        updated_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_type_decides_not_status() {
+        let body = |kind: &str| {
+            format!(r#"{{"message":"m","code":401,"type":"{kind}","version":"1.9.6"}}"#)
+        };
+        let cases = [
+            (401, "general_unauthorized_scope", "Rejected"),
+            (401, "user_jwt_invalid", "Rejected"),
+            (404, "user_session_not_found", "Rejected"),
+            (403, "user_blocked", "Blocked"),
+            (412, "user_password_reset_required", "PasswordResetRequired"),
+            (401, "user_more_factors_required", "MoreFactorsRequired"),
+            (404, "project_not_found", "Misconfigured"),
+        ];
+        for (status, kind, expected) in cases {
+            let error = error_for(
+                StatusCode::from_u16(status).unwrap(),
+                body(kind).as_bytes(),
+                None,
+            );
+            assert!(
+                format!("{error:?}").starts_with(expected),
+                "{kind}: {error:?}"
+            );
+        }
+        assert!(matches!(
+            error_for(StatusCode::TOO_MANY_REQUESTS, b"", None),
+            IdentityError::RateLimited { retry_after: 60 }
+        ));
+        assert!(matches!(
+            error_for(StatusCode::BAD_GATEWAY, b"<html>", None),
+            IdentityError::Unavailable(_)
+        ));
+        assert!(matches!(
+            error_for(StatusCode::UNAUTHORIZED, b"<html>", None),
+            IdentityError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn a_blocked_account_is_refused_even_with_a_200() {
+        let account: Account = serde_json::from_str(
+            r#"{"$id":"u1","$updatedAt":"2026-08-02T08:00:00.000+00:00","name":"Jane","status":false,
+                "labels":["beta"],"email":"jane@example.com","emailVerification":true}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            login(account, "s1".into()),
+            Err(IdentityError::Blocked)
+        ));
+    }
+
+    #[test]
+    fn a_login_carries_the_snapshot_and_update_time() {
+        let account: Account = serde_json::from_str(
+            r#"{"$id":"u1","$updatedAt":"2026-08-02T08:00:00.000+00:00","name":"Jane","status":true,
+                "labels":["beta"],"email":"jane@example.com","emailVerification":true,"prefs":{}}"#,
+        )
+        .unwrap();
+        let login = login(account, "s1".into()).unwrap();
+        assert_eq!(login.appwrite_session_id, "s1");
+        assert_eq!(login.snapshot.labels, ["beta"]);
+        assert_eq!(login.updated_at_ms, 1_785_657_600_000);
+    }
+
+    #[test]
+    fn jwt_payload_is_read_from_the_middle_segment() {
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"userId":"u1","sessionId":"s1","exp":1}"#);
+        let parsed = jwt_payload(&format!("eyJ0eXAiOiJKV1QifQ.{payload}.sig")).unwrap();
+        assert_eq!(
+            (parsed.user_id.as_str(), parsed.session_id.as_str()),
+            ("u1", "s1")
+        );
+        assert!(jwt_payload("garbage").is_none());
+    }
+}

@@ -1,0 +1,45 @@
+//! Verifying tokenmint's own access tokens (for revocation now; self-service and
+//! introspection later): signature by a published key with the key's own algorithm, `typ`
+//! `at+jwt`, `iss`, `exp`.
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+use super::keys::KeySet;
+use super::token::{ACCESS_TOKEN_TYPE, AccessClaims};
+
+/// Access tokens larger than this are refused before any parsing.
+pub const MAX_ACCESS_TOKEN_LEN: usize = 16 * 1024;
+
+/// Leeway for `exp` and `iat`, in seconds: clocks of replicas drift a little.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// The claims of `token` if it is a valid, unexpired access token signed by one of `keys`.
+pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Option<AccessClaims> {
+    if token.len() > MAX_ACCESS_TOKEN_LEN {
+        return None;
+    }
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return None;
+    }
+    let kid = header.kid?;
+    let published = keys.published().iter().find(|k| k.jwk.kid == kid)?;
+    // The algorithm comes from our key, never from the token's header.
+    let algorithm = match published.jwk.alg.as_str() {
+        "ES256" => Algorithm::ES256,
+        "EdDSA" => Algorithm::EdDSA,
+        "RS256" => Algorithm::RS256,
+        _ => return None,
+    };
+    let jwk: Jwk = serde_json::from_value(serde_json::to_value(&published.jwk).ok()?).ok()?;
+    let key = DecodingKey::from_jwk(&jwk).ok()?;
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.leeway = LEEWAY_SECONDS;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+        .ok()
+        .map(|data| data.claims)
+}

@@ -1,0 +1,212 @@
+//! The token-exchange grant (RFC 8693): proof of an Appwrite session in, a new session with
+//! its first refresh token and an access token out. Appwrite is called once, here.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use super::audit::{Actor, AuditEvent, RequestContext};
+use super::error::TokenError;
+use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
+use super::ports::{IdentityError, SubjectProof, VerifiedLogin};
+use super::session::Session;
+use super::token::{RefreshToken, parse_scope};
+
+/// `subject_token_type` of an Appwrite JWT.
+pub const APPWRITE_JWT_TOKEN_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-jwt";
+/// `subject_token_type` of an Appwrite session value.
+pub const APPWRITE_SESSION_TOKEN_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-session";
+
+/// Longest subject token accepted: Appwrite JWTs and session values are a few hundred bytes.
+const MAX_SUBJECT_TOKEN_LEN: usize = 4096;
+/// Longest client id, audience or device name accepted.
+const MAX_NAME_LEN: usize = 255;
+
+/// A token-exchange request, its parameters as received.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeRequest {
+    /// `subject_token`.
+    pub subject_token: Option<String>,
+    /// `subject_token_type`.
+    pub subject_token_type: Option<String>,
+    /// `audience`.
+    pub audience: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `device_name`.
+    pub device_name: Option<String>,
+    /// `requested_token_type`; only an access token can be requested.
+    pub requested_token_type: Option<String>,
+    /// Where the request came from.
+    pub context: RequestContext,
+}
+
+struct ValidExchange {
+    proof: SubjectProof,
+    audience: String,
+    scope: Option<String>,
+    client_id: Option<String>,
+    device_name: Option<String>,
+}
+
+impl TokenService {
+    /// Runs the token-exchange grant.
+    pub async fn exchange(&self, request: ExchangeRequest) -> Result<IssuedTokens, TokenError> {
+        let identity = self
+            .identity
+            .clone()
+            .ok_or(TokenError::ExchangeNotConfigured)?;
+        let valid = self.validate_exchange(&request)?;
+        let login = identity
+            .verify(&valid.proof)
+            .await
+            .map_err(identity_error)?;
+        let now = self.clock.now();
+        let session = self.new_session(valid, login, &request.context, now);
+        let refresh_token = RefreshToken::generate()?;
+        let audit = AuditEvent::session(
+            "session.created",
+            Actor::User,
+            &session.user_id,
+            session.id,
+            None,
+            &request.context,
+            now,
+        );
+        self.store
+            .create_session(&session, &refresh_token.hash(), &audit)
+            .await?;
+        tracing::info!(sid = %session.id, "session created by token exchange");
+        self.issue(&session, session.scope.as_deref(), refresh_token, now)
+    }
+
+    fn validate_exchange(&self, request: &ExchangeRequest) -> Result<ValidExchange, TokenError> {
+        let token = request
+            .subject_token
+            .as_deref()
+            .ok_or_else(|| TokenError::invalid_request("subject_token is required"))?;
+        check_visible_ascii("subject_token", token, MAX_SUBJECT_TOKEN_LEN)?;
+        let token = SecretString::from(token.to_owned());
+        let proof = match request.subject_token_type.as_deref() {
+            Some(APPWRITE_JWT_TOKEN_TYPE) => SubjectProof::AppwriteJwt(token),
+            Some(APPWRITE_SESSION_TOKEN_TYPE) => SubjectProof::AppwriteSession(token),
+            Some(_) => {
+                return Err(TokenError::invalid_request(
+                    "unsupported subject_token_type",
+                ));
+            }
+            None => {
+                return Err(TokenError::invalid_request(
+                    "subject_token_type is required",
+                ));
+            }
+        };
+        match request.requested_token_type.as_deref() {
+            None | Some("urn:ietf:params:oauth:token-type:access_token") => {}
+            Some(_) => {
+                return Err(TokenError::invalid_request(
+                    "unsupported requested_token_type",
+                ));
+            }
+        }
+        let audience = match request.audience.as_deref() {
+            None => self.policy.audiences[0].clone(),
+            Some(audience) if self.policy.audiences.iter().any(|a| a == audience) => {
+                audience.to_owned()
+            }
+            Some(_) => {
+                return Err(TokenError::InvalidTarget(
+                    "the audience is not allowed".into(),
+                ));
+            }
+        };
+        let scope = match request.scope.as_deref() {
+            None => None,
+            Some(scope) => Some(
+                parse_scope(scope)
+                    .ok_or_else(|| TokenError::InvalidScope("scope is malformed".into()))?
+                    .join(" "),
+            ),
+        };
+        if let Some(client_id) = &request.client_id {
+            check_visible_ascii("client_id", client_id, MAX_NAME_LEN)?;
+        }
+        if let Some(name) = &request.device_name {
+            let printable = !name.is_empty()
+                && name.chars().count() <= MAX_NAME_LEN
+                && !name.chars().any(char::is_control);
+            if !printable {
+                return Err(TokenError::invalid_request(
+                    "device_name must be 1 to 255 characters, none of them control characters",
+                ));
+            }
+        }
+        Ok(ValidExchange {
+            proof,
+            audience,
+            scope,
+            client_id: request.client_id.clone(),
+            device_name: request.device_name.clone(),
+        })
+    }
+
+    fn new_session(
+        &self,
+        valid: ValidExchange,
+        login: VerifiedLogin,
+        context: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Session {
+        let absolute_expires_at = now + self.policy.refresh_ttl;
+        Session {
+            id: uuid::Uuid::now_v7(),
+            user_id: login.user_id,
+            client_id: valid.client_id,
+            appwrite_session_id: login.appwrite_session_id,
+            audience: valid.audience,
+            scope: valid.scope,
+            auth_time: now,
+            created_at: now,
+            last_used_at: now,
+            absolute_expires_at,
+            idle_expires_at: (now + self.policy.idle_ttl).min(absolute_expires_at),
+            revoked_at: None,
+            revoked_reason: None,
+            device_name: valid.device_name,
+            user_agent: context.user_agent.clone(),
+            ip: context.ip.clone(),
+            claims: login.snapshot,
+            claims_updated_at_ms: login.updated_at_ms,
+        }
+    }
+}
+
+/// RFC 8693 §2.2.2: a rejected subject token is `invalid_grant`; the description says why
+/// where the user can act on it, and nothing of Appwrite's own answer.
+fn identity_error(err: IdentityError) -> TokenError {
+    match err {
+        IdentityError::Rejected => {
+            TokenError::invalid_grant("the Appwrite session is invalid or has expired")
+        }
+        IdentityError::Blocked => TokenError::invalid_grant("user is blocked"),
+        IdentityError::PasswordResetRequired => {
+            TokenError::invalid_grant("the user must reset their password first")
+        }
+        IdentityError::MoreFactorsRequired => {
+            TokenError::invalid_grant("the user must complete multi-factor authentication first")
+        }
+        IdentityError::RateLimited { retry_after } => TokenError::SlowDown { retry_after },
+        IdentityError::Misconfigured => {
+            tracing::error!("Appwrite does not know APPWRITE_PROJECT_ID: check the configuration");
+            TokenError::UpstreamMisconfigured
+        }
+        IdentityError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "Appwrite unavailable");
+            TokenError::TemporarilyUnavailable {
+                what: "the identity provider",
+                retry_after: 5,
+            }
+        }
+    }
+}

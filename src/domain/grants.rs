@@ -1,0 +1,150 @@
+//! The token service: the grants of `POST /oauth/token` and revocation. Each grant lives in
+//! its own module (`exchange`, `refresh`, `revoke`); this one holds what they share.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::error::TokenError;
+use super::keys::KeyRing;
+use super::ports::{IdentityProvider, Store};
+use super::session::Session;
+use super::token::{ACCESS_TOKEN_TYPE, AccessClaims, RefreshToken};
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// The rules the grants follow, taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// `iss`.
+    pub issuer: String,
+    /// Allowed audiences; the first is the default.
+    pub audiences: Vec<String>,
+    /// Access-token lifetime.
+    pub access_ttl: chrono::Duration,
+    /// Absolute session lifetime.
+    pub refresh_ttl: chrono::Duration,
+    /// Idle session lifetime.
+    pub idle_ttl: chrono::Duration,
+    /// Grace window for a used refresh token.
+    pub grace: chrono::Duration,
+    /// Snapshot claims copied into access tokens.
+    pub claims: Vec<String>,
+}
+
+impl TokenPolicy {
+    /// The policy of a configuration.
+    pub fn from_config(config: &Config) -> Self {
+        let duration =
+            |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        Self {
+            issuer: config.issuer.clone(),
+            audiences: config.audiences.clone(),
+            access_ttl: duration(config.access_token_ttl),
+            refresh_ttl: duration(config.refresh_token_ttl),
+            idle_ttl: duration(config.refresh_idle_ttl),
+            grace: duration(config.refresh_grace),
+            claims: config.claims.clone(),
+        }
+    }
+}
+
+/// A successful grant: what `POST /oauth/token` returns.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The signed access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: i64,
+    /// The refresh token to use next.
+    pub refresh_token: RefreshToken,
+    /// The access token's scope, if any.
+    pub scope: Option<String>,
+    /// The session these tokens belong to.
+    pub session_id: uuid::Uuid,
+}
+
+/// Runs the grants. Cheap to clone.
+#[derive(Clone)]
+pub struct TokenService {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) identity: Option<Arc<dyn IdentityProvider>>,
+    pub(super) keys: KeyRing,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) policy: Arc<TokenPolicy>,
+}
+
+impl TokenService {
+    /// A service over its ports. Without an identity provider (no `APPWRITE_PROJECT_ID`),
+    /// token exchange answers [`TokenError::ExchangeNotConfigured`] and everything else works.
+    pub fn new(
+        store: Arc<dyn Store>,
+        identity: Option<Arc<dyn IdentityProvider>>,
+        keys: KeyRing,
+        clock: Arc<dyn Clock>,
+        policy: TokenPolicy,
+    ) -> Self {
+        Self {
+            store,
+            identity,
+            keys,
+            clock,
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// The key set the service signs with (also used to verify its own access tokens).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Signs an access token for `session` with the active key.
+    pub(super) fn issue(
+        &self,
+        session: &Session,
+        scope: Option<&str>,
+        refresh_token: RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, TokenError> {
+        let keys = self.keys.current();
+        let signer = keys.active().ok_or(TokenError::NoSigningKey)?;
+        let policy = &self.policy;
+        let claims = AccessClaims::for_session(
+            &policy.issuer,
+            session,
+            scope,
+            &policy.claims,
+            now,
+            policy.access_ttl,
+        );
+        let access_token = signer.sign_jwt(ACCESS_TOKEN_TYPE, &claims)?;
+        Ok(IssuedTokens {
+            access_token,
+            expires_in: claims.exp - claims.iat,
+            refresh_token,
+            scope: scope.map(str::to_owned),
+            session_id: session.id,
+        })
+    }
+}
+
+/// Rejects text that cannot be a token or identifier: empty, too long, or holding anything
+/// but visible ASCII (so no CR/LF ever reaches a header or a log line).
+pub(super) fn check_visible_ascii(
+    name: &str,
+    value: &str,
+    max_len: usize,
+) -> Result<(), TokenError> {
+    if value.is_empty() {
+        return Err(TokenError::invalid_request(format!("{name} is empty")));
+    }
+    if value.len() > max_len {
+        return Err(TokenError::invalid_request(format!("{name} is too long")));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(TokenError::invalid_request(format!(
+            "{name} contains invalid characters"
+        )));
+    }
+    Ok(())
+}

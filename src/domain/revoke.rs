@@ -1,0 +1,67 @@
+//! Token revocation (RFC 7009): a refresh token, or an access token, ends its whole session.
+//! Unknown and invalid tokens are not errors (§2.2): the answer must not tell a caller whether
+//! a token existed. Possession of the token is the authority; no client binding is checked,
+//! since revoking only ever takes access away.
+
+use uuid::Uuid;
+
+use super::access::verify_access_token;
+use super::audit::{Actor, AuditEvent, RequestContext};
+use super::error::TokenError;
+use super::grants::{TokenService, check_visible_ascii};
+use super::session::RevocationReason;
+use super::token::RefreshToken;
+
+/// A revocation request, its parameters as received.
+#[derive(Debug, Clone, Default)]
+pub struct RevokeRequest {
+    /// `token`.
+    pub token: Option<String>,
+    /// `token_type_hint`: only a hint (§2.1); both kinds are tried whatever it says.
+    pub token_type_hint: Option<String>,
+    /// Where the request came from.
+    pub context: RequestContext,
+}
+
+impl TokenService {
+    /// Revokes the session of the given token, if it is one of ours. Idempotent.
+    pub async fn revoke(&self, request: RevokeRequest) -> Result<(), TokenError> {
+        let token = request
+            .token
+            .as_deref()
+            .ok_or_else(|| TokenError::invalid_request("token is required"))?;
+        check_visible_ascii("token", token, super::access::MAX_ACCESS_TOKEN_LEN)?;
+        let Some((session_id, user_id)) = self.session_of(token).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let reason = RevocationReason::Logout;
+        let audit = AuditEvent::session(
+            "session.revoked",
+            Actor::User,
+            &user_id,
+            session_id,
+            Some(reason.as_str()),
+            &request.context,
+            now,
+        );
+        if self
+            .store
+            .revoke_session(session_id, reason, now, &audit)
+            .await?
+        {
+            tracing::info!(sid = %session_id, "session revoked by its holder");
+        }
+        Ok(())
+    }
+
+    async fn session_of(&self, token: &str) -> Result<Option<(Uuid, String)>, TokenError> {
+        if let Some(refresh) = RefreshToken::parse(token) {
+            let state = self.store.find_refresh_token(&refresh.hash()).await?;
+            return Ok(state.map(|s| (s.session.id, s.session.user_id)));
+        }
+        let keys = self.keys.current();
+        let claims = verify_access_token(&keys, &self.policy.issuer, token);
+        Ok(claims.and_then(|c| Some((c.sid.parse().ok()?, c.sub))))
+    }
+}

@@ -1,0 +1,106 @@
+//! `POST /oauth/token` (token exchange, refresh) and `POST /oauth/revoke`: parse, call the
+//! token service, map the result.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::AppState;
+use super::error::OAuthError;
+use super::extract::OAuthParams;
+use super::wellknown::TOKEN_EXCHANGE_GRANT;
+use crate::domain::exchange::ExchangeRequest;
+use crate::domain::grants::IssuedTokens;
+use crate::domain::refresh::RefreshRequest;
+use crate::domain::revoke::RevokeRequest;
+
+/// RFC 8693 §3: the type of the issued token.
+const ACCESS_TOKEN_TYPE_URI: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
+}
+
+/// `POST /oauth/token`.
+pub async fn issue_token(
+    State(state): State<AppState>,
+    mut params: OAuthParams,
+) -> Result<Response, OAuthError> {
+    let context = std::mem::take(&mut params.context);
+    let (tokens, issued_token_type) = match params.take("grant_type").as_deref() {
+        Some(TOKEN_EXCHANGE_GRANT) => {
+            let request = ExchangeRequest {
+                subject_token: params.take("subject_token"),
+                subject_token_type: params.take("subject_token_type"),
+                audience: params.take("audience"),
+                scope: params.take("scope"),
+                client_id: params.take("client_id"),
+                device_name: params.take("device_name"),
+                requested_token_type: params.take("requested_token_type"),
+                context,
+            };
+            (
+                state.tokens.exchange(request).await?,
+                Some(ACCESS_TOKEN_TYPE_URI),
+            )
+        }
+        Some("refresh_token") => {
+            let request = RefreshRequest {
+                refresh_token: params.take("refresh_token"),
+                scope: params.take("scope"),
+                client_id: params.take("client_id"),
+                context,
+            };
+            (state.tokens.refresh(request).await?, None)
+        }
+        Some(_) => return Err(OAuthError::unsupported_grant_type()),
+        None => return Err(OAuthError::invalid_request("grant_type is required")),
+    };
+    Ok(no_store(Json(token_response(tokens, issued_token_type))))
+}
+
+fn token_response(tokens: IssuedTokens, issued_token_type: Option<&'static str>) -> TokenResponse {
+    TokenResponse {
+        access_token: tokens.access_token,
+        token_type: "Bearer",
+        expires_in: tokens.expires_in,
+        refresh_token: tokens.refresh_token.expose().to_owned(),
+        scope: tokens.scope,
+        issued_token_type,
+    }
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 with an empty body, whether or not the token existed.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    mut params: OAuthParams,
+) -> Result<Response, OAuthError> {
+    let request = RevokeRequest {
+        token: params.take("token"),
+        token_type_hint: params.take("token_type_hint"),
+        context: std::mem::take(&mut params.context),
+    };
+    state.tokens.revoke(request).await?;
+    Ok(no_store(StatusCode::OK))
+}
+
+fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

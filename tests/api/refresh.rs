@@ -1,0 +1,291 @@
+//! The refresh grant: rotation, the grace window, reuse detection, lifetimes, client binding,
+//! scope narrowing, and exactly one winner under concurrency.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokenmint::domain::session::RevocationReason;
+
+use crate::helpers::Backend;
+use crate::oauth_helpers::{Harness, JWT_TYPE, advance, oauth_error, tokens};
+use crate::on_both_backends;
+
+async fn assert_invalid_grant(response: reqwest::Response, context: &str) {
+    let (status, error, body) = oauth_error(response).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "invalid_grant"),
+        "{context}: {body}"
+    );
+}
+
+/// 50 rotations; then, past the grace window, every old token fails, and the first reuse has
+/// revoked the session, so the newest token fails too.
+async fn a_chain_of_50_rotations_then_reuse_revokes_the_session(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let first = harness.login("u1").await;
+    let mut chain = vec![first.refresh_token.clone()];
+    for step in 0..50 {
+        let next = tokens(harness.app.refresh(chain.last().unwrap()).await).await;
+        assert!(
+            !chain.contains(&next.refresh_token),
+            "step {step} reissued an old token"
+        );
+        chain.push(next.refresh_token);
+    }
+    advance(&harness.app, Duration::from_secs(11));
+
+    assert_invalid_grant(harness.app.refresh(&chain[0]).await, "first token reused").await;
+    assert_invalid_grant(
+        harness.app.refresh(chain.last().unwrap()).await,
+        "newest after reuse",
+    )
+    .await;
+    for (i, old) in chain.iter().enumerate() {
+        assert_invalid_grant(harness.app.refresh(old).await, &format!("token {i}")).await;
+    }
+    let claims = harness
+        .app
+        .verify_access_token(&first.access_token, "api")
+        .await;
+    let sid = claims["sid"].as_str().unwrap().parse().unwrap();
+    let session = harness
+        .db
+        .open()
+        .await
+        .store()
+        .find_session(sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        session.revoked_reason,
+        Some(RevocationReason::RefreshTokenReuse)
+    );
+    assert_eq!(
+        harness.count("select count(*) from refresh_tokens").await,
+        51
+    );
+    assert_eq!(
+        harness
+            .count("select count(*) from audit_events where event = 'refresh_token.reuse_detected'")
+            .await,
+        1,
+        "one reuse event, however many replays followed"
+    );
+}
+
+/// A retry within the grace window (a lost response) gets the same successor and a fresh
+/// access token; the successor then rotates normally.
+async fn a_retry_within_the_grace_window_returns_the_same_successor(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let first = harness.login("u1").await;
+    let original = tokens(harness.app.refresh(&first.refresh_token).await).await;
+    advance(&harness.app, Duration::from_secs(9));
+
+    let retry = tokens(harness.app.refresh(&first.refresh_token).await).await;
+
+    assert_eq!(retry.refresh_token, original.refresh_token);
+    assert_ne!(retry.access_token, original.access_token);
+    let claims = harness
+        .app
+        .verify_access_token(&retry.access_token, "api")
+        .await;
+    let original_claims = harness
+        .app
+        .verify_access_token(&original.access_token, "api")
+        .await;
+    assert_ne!(claims["jti"], original_claims["jti"]);
+    assert_eq!(
+        harness.count("select count(*) from refresh_tokens").await,
+        2
+    );
+    tokens(harness.app.refresh(&retry.refresh_token).await).await;
+}
+
+/// 32 concurrent refreshes with one token: all succeed with the same successor, and the
+/// database holds exactly one successor.
+async fn thirty_two_concurrent_refreshes_share_one_successor(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let first = harness.login("u1").await;
+
+    let responses = join_all((0..32).map(|_| harness.app.refresh(&first.refresh_token))).await;
+
+    let mut successors = HashSet::new();
+    for response in responses {
+        successors.insert(tokens(response).await.refresh_token);
+    }
+    assert_eq!(successors.len(), 1, "{successors:?}");
+    assert_eq!(
+        harness.count("select count(*) from refresh_tokens").await,
+        2
+    );
+    assert_eq!(
+        harness
+            .count("select count(*) from refresh_tokens where used_at is null")
+            .await,
+        1
+    );
+}
+
+async fn the_absolute_lifetime_ends_the_session_however_often_it_refreshes(backend: Backend) {
+    let lifetimes = [
+        ("TOKENMINT_REFRESH_TOKEN_TTL", "1h"),
+        ("TOKENMINT_REFRESH_IDLE_TTL", "30m"),
+    ];
+    let harness = Harness::start_with(backend, &lifetimes).await;
+    let mut current = harness.login("u1").await.refresh_token;
+    for _ in 0..2 {
+        advance(&harness.app, Duration::from_secs(25 * 60));
+        current = tokens(harness.app.refresh(&current).await)
+            .await
+            .refresh_token;
+    }
+    advance(&harness.app, Duration::from_secs(9 * 60));
+    let last = tokens(harness.app.refresh(&current).await).await;
+    let claims = harness
+        .app
+        .verify_access_token(&last.access_token, "api")
+        .await;
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        60,
+        "capped at the session end"
+    );
+    assert_eq!(last.expires_in, 60);
+
+    advance(&harness.app, Duration::from_secs(61));
+    assert_invalid_grant(
+        harness.app.refresh(&last.refresh_token).await,
+        "after the absolute end",
+    )
+    .await;
+}
+
+async fn an_idle_session_ends(backend: Backend) {
+    let harness = Harness::start_with(backend, &[("TOKENMINT_REFRESH_IDLE_TTL", "30m")]).await;
+    let first = harness.login("u1").await;
+    advance(&harness.app, Duration::from_secs(29 * 60));
+    let second = tokens(harness.app.refresh(&first.refresh_token).await).await;
+    advance(&harness.app, Duration::from_secs(31 * 60));
+    assert_invalid_grant(harness.app.refresh(&second.refresh_token).await, "idle").await;
+}
+
+on_both_backends!(
+    a_chain_of_50_rotations_then_reuse_revokes_the_session,
+    a_retry_within_the_grace_window_returns_the_same_successor,
+    thirty_two_concurrent_refreshes_share_one_successor,
+    the_absolute_lifetime_ends_the_session_however_often_it_refreshes,
+    an_idle_session_ends,
+);
+
+/// Two tokenmint servers on one PostgreSQL database: still exactly one winner.
+#[tokio::test]
+async fn two_servers_on_one_database_share_one_successor() {
+    let harness = Harness::start(Backend::Postgres).await;
+    let replica = harness.replica().await;
+    let first = harness.login("u1").await;
+
+    let requests = (0..32).map(|i| {
+        let server = if i % 2 == 0 { &harness.app } else { &replica };
+        server.refresh(&first.refresh_token)
+    });
+    let responses = join_all(requests).await;
+
+    let mut successors = HashSet::new();
+    for response in responses {
+        successors.insert(tokens(response).await.refresh_token);
+    }
+    assert_eq!(successors.len(), 1, "{successors:?}");
+    assert_eq!(
+        harness.count("select count(*) from refresh_tokens").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_session_bound_to_a_client_refreshes_only_for_that_client() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let user = harness.signed_in("u1");
+    let issued = tokens(
+        harness
+            .app
+            .exchange(JWT_TYPE, &user.jwt, &[("client_id", "mobile")])
+            .await,
+    )
+    .await;
+
+    assert_invalid_grant(
+        harness.app.refresh(&issued.refresh_token).await,
+        "no client_id",
+    )
+    .await;
+    let other = harness
+        .app
+        .refresh_with(&issued.refresh_token, &[("client_id", "web")])
+        .await;
+    assert_invalid_grant(other, "another client").await;
+
+    let refreshed = tokens(
+        harness
+            .app
+            .refresh_with(&issued.refresh_token, &[("client_id", "mobile")])
+            .await,
+    )
+    .await;
+    let claims = harness
+        .app
+        .verify_access_token(&refreshed.access_token, "api")
+        .await;
+    assert_eq!(claims["client_id"], "mobile");
+}
+
+#[tokio::test]
+async fn scope_may_only_narrow_on_refresh() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let user = harness.signed_in("u1");
+    let issued = tokens(
+        harness
+            .app
+            .exchange(JWT_TYPE, &user.jwt, &[("scope", "read write")])
+            .await,
+    )
+    .await;
+
+    let wider = harness
+        .app
+        .refresh_with(&issued.refresh_token, &[("scope", "read admin")])
+        .await;
+    let (status, error, _) = oauth_error(wider).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_scope"));
+
+    let narrowed = tokens(
+        harness
+            .app
+            .refresh_with(&issued.refresh_token, &[("scope", "read")])
+            .await,
+    )
+    .await;
+    assert_eq!(narrowed.body["scope"], "read");
+    let claims = harness
+        .app
+        .verify_access_token(&narrowed.access_token, "api")
+        .await;
+    assert_eq!(claims["scope"], "read");
+
+    let full = tokens(harness.app.refresh(&narrowed.refresh_token).await).await;
+    assert_eq!(
+        full.body["scope"], "read write",
+        "narrowing one access token keeps the grant"
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_refresh_tokens_are_invalid_grant() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let unknown = format!("tmr_{}", "A".repeat(43));
+    for token in [unknown.as_str(), "tmr_short", "not-a-token"] {
+        assert_invalid_grant(harness.app.refresh(token).await, token).await;
+    }
+}
