@@ -9,6 +9,7 @@ mod error;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod store_impl;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -110,6 +110,18 @@ impl TestDb {
         database
     }
 
+    /// A key manager over this database, as `tokenmint keys …` in another process builds one.
+    pub async fn key_manager(&self, config: &Config) -> tokenmint::domain::keys::KeyManager {
+        let database = self.open().await;
+        let kek = tokenmint::startup::key_encryption_key(config, &database).unwrap();
+        tokenmint::domain::keys::KeyManager::new(
+            database.store(),
+            kek,
+            Arc::new(tokenmint::clock::SystemClock),
+            config.jwks_max_age,
+        )
+    }
+
     /// Runs one SQL statement directly against the database, behind tokenmint's back.
     pub async fn execute(&self, sql: &'static str) {
         match self.backend {

@@ -1,15 +1,12 @@
 //! `GET /.well-known/jwks.json`: what is published, caching, and that the published keys
 //! verify what the service's stored private keys sign.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde_json::{Value, json};
-use tokenmint::clock::SystemClock;
-use tokenmint::domain::keys::{KeyManager, NextKey, SigningAlgorithm};
-use tokenmint::startup::key_encryption_key;
+use tokenmint::domain::keys::{NextKey, SigningAlgorithm};
 
 use crate::helpers::{Backend, TestApp, TestDb, eventually};
 use crate::on_both_backends;
@@ -111,14 +108,7 @@ async fn published_key_verifies_the_stored_key_signature(
         .await
         .unwrap();
 
-    let database = db.open().await;
-    let kek = key_encryption_key(&config, &database).unwrap();
-    let manager = KeyManager::new(
-        database.store(),
-        kek,
-        Arc::new(SystemClock),
-        config.jwks_max_age,
-    );
+    let manager = db.key_manager(&config).await;
     let keys = manager.load().await.unwrap();
     let signer = keys.active().unwrap();
     let token = signer
@@ -165,14 +155,7 @@ async fn a_rotated_next_key_is_published_by_the_running_server(backend: Backend)
     let app = TestApp::spawn(config.clone()).await;
     let old_etag = app.get("/.well-known/jwks.json").await.headers()["etag"].clone();
 
-    let database = db.open().await;
-    let kek = key_encryption_key(&config, &database).unwrap();
-    let manager = KeyManager::new(
-        database.store(),
-        kek,
-        Arc::new(SystemClock),
-        config.jwks_max_age,
-    );
+    let manager = db.key_manager(&config).await;
     let NextKey::Created(next) = manager
         .create_next_key(SigningAlgorithm::EdDsa)
         .await

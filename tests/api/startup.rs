@@ -119,14 +119,7 @@ async fn a_moved_sealed_key_does_not_open() {
     let db = TestDb::sqlite();
     let config = db.config();
     TestApp::spawn(config.clone()).await.stop().await;
-    let database = db.open().await;
-    let kek = tokenmint::startup::key_encryption_key(&config, &database).unwrap();
-    let manager = tokenmint::domain::keys::KeyManager::new(
-        database.store(),
-        kek,
-        std::sync::Arc::new(tokenmint::clock::SystemClock),
-        config.jwks_max_age,
-    );
+    let manager = db.key_manager(&config).await;
     manager
         .create_next_key(tokenmint::domain::keys::SigningAlgorithm::Es256)
         .await
@@ -149,14 +142,7 @@ async fn a_moved_sealed_key_does_not_open() {
 async fn a_wrong_kek_creates_no_key_of_its_own() {
     let db = TestDb::postgres().await;
     let config = db.config();
-    let database = db.open().await;
-    let kek = tokenmint::startup::key_encryption_key(&config, &database).unwrap();
-    let manager = tokenmint::domain::keys::KeyManager::new(
-        database.store(),
-        kek,
-        std::sync::Arc::new(tokenmint::clock::SystemClock),
-        config.jwks_max_age,
-    );
+    let manager = db.key_manager(&config).await;
     manager
         .create_next_key(tokenmint::domain::keys::SigningAlgorithm::Es256)
         .await
@@ -169,7 +155,7 @@ async fn a_wrong_kek_creates_no_key_of_its_own() {
         message.contains("does not decrypt signing key"),
         "{message}"
     );
-    let keys = database.store().signing_keys().await.unwrap();
+    let keys = db.open().await.store().signing_keys().await.unwrap();
     assert_eq!(
         keys.len(),
         1,

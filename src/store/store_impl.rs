@@ -1,0 +1,192 @@
+//! The one implementation of the [`Store`](crate::domain::ports::Store) port, shared by both
+//! backends: the transactions and their decisions are written once; each backend supplies only
+//! its SQL text (a `sql` module with the same constant names) and how a write transaction
+//! begins. Rows are read into the shared structs of `rows.rs`.
+
+/// Implements `Store` for `$store` (with a `pool` field and a `begin_write` method) over the
+/// database `$db`, with the SQL of module `$sql`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $sql:ident) => {
+        /// Records an audit event inside a transaction.
+        async fn insert_audit(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            audit: &crate::domain::audit::AuditEvent,
+        ) -> Result<(), StoreError> {
+            sqlx::query($sql::INSERT_AUDIT_EVENT)
+                .bind(audit.occurred_at.timestamp())
+                .bind(audit.event)
+                .bind(audit.actor.as_string())
+                .bind(&audit.user_id)
+                .bind(audit.session_id.map(|id| id.to_string()))
+                .bind(&audit.subject)
+                .bind(&audit.reason)
+                .bind(&audit.request_id)
+                .bind(&audit.ip)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        }
+
+        #[async_trait::async_trait]
+        impl crate::domain::ports::Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("select 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(())
+            }
+
+            async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
+                let result = sqlx::query($sql::INSERT_SIGNING_KEY)
+                    .bind(&key.kid)
+                    .bind(key.algorithm.as_str())
+                    .bind(key.state.as_str())
+                    .bind(&key.public_jwk)
+                    .bind(&key.private_key_sealed)
+                    .bind(key.created_at.timestamp())
+                    .bind(key.activates_at.map(|t| t.timestamp()))
+                    .bind(key.retired_at.map(|t| t.timestamp()))
+                    .bind(key.publish_until.map(|t| t.timestamp()))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                let rows: Vec<SigningKeyRow> = sqlx::query_as($sql::SELECT_SIGNING_KEYS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                records(rows)
+            }
+
+            async fn create_session(
+                &self,
+                session: &Session,
+                first_token: &TokenHash,
+                audit: &AuditEvent,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($sql::INSERT_SESSION)
+                    .bind(session.id.to_string())
+                    .bind(&session.user_id)
+                    .bind(&session.client_id)
+                    .bind(&session.appwrite_session_id)
+                    .bind(&session.audience)
+                    .bind(&session.scope)
+                    .bind(session.auth_time.timestamp())
+                    .bind(session.created_at.timestamp())
+                    .bind(session.last_used_at.timestamp())
+                    .bind(session.absolute_expires_at.timestamp())
+                    .bind(session.idle_expires_at.timestamp())
+                    .bind(&session.device_name)
+                    .bind(&session.user_agent)
+                    .bind(&session.ip)
+                    .bind(claims_json(session)?)
+                    .bind(session.claims_updated_at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query($sql::INSERT_REFRESH_TOKEN)
+                    .bind(&first_token.0[..])
+                    .bind(session.id.to_string())
+                    .bind(session.created_at.timestamp())
+                    .bind(session.absolute_expires_at.timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+                let row: Option<SessionRow> = sqlx::query_as($sql::FIND_SESSION)
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn find_refresh_token(
+                &self,
+                hash: &TokenHash,
+            ) -> Result<Option<RefreshTokenState>, StoreError> {
+                let row: Option<RefreshTokenRow> = sqlx::query_as($sql::FIND_REFRESH_TOKEN)
+                    .bind(&hash.0[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                row.map(RefreshTokenState::try_from).transpose()
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                rotation: &Rotation,
+            ) -> Result<RotationResult, StoreError> {
+                let now = rotation.now.timestamp();
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                // Concurrent rotations of one token queue on its row lock; after the winner commits,
+                // the others re-evaluate `used_at is null`, find it false, and update nothing.
+                let marked = sqlx::query($sql::MARK_TOKEN_USED)
+                    .bind(&rotation.presented.0[..])
+                    .bind(now)
+                    .bind(&rotation.successor_sealed)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if marked.rows_affected() == 0 {
+                    return Ok(RotationResult::AlreadyUsed);
+                }
+                let touched = sqlx::query($sql::TOUCH_SESSION)
+                    .bind(rotation.session_id.to_string())
+                    .bind(now)
+                    .bind(rotation.idle_expires_at.timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if touched.rows_affected() == 0 {
+                    return Ok(RotationResult::SessionEnded);
+                }
+                sqlx::query($sql::INSERT_REFRESH_TOKEN)
+                    .bind(&rotation.successor.0[..])
+                    .bind(rotation.session_id.to_string())
+                    .bind(now)
+                    .bind(rotation.successor_expires_at.timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(RotationResult::Rotated)
+            }
+
+            async fn revoke_session(
+                &self,
+                id: Uuid,
+                reason: RevocationReason,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let revoked = sqlx::query($sql::REVOKE_SESSION)
+                    .bind(id.to_string())
+                    .bind(now.timestamp())
+                    .bind(reason.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if revoked.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;
