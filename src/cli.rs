@@ -1,4 +1,5 @@
-//! The command line: `tokenmint [serve]`, `migrate`, `keys list|rotate`. Commands use the same
+//! The command line: `tokenmint [serve]`, `migrate`, `keys list|rotate`, `admin-keys
+//! create|list|revoke`, `sessions list|revoke`. Commands use the same
 //! configuration, store and domain services as the HTTP API.
 
 use std::path::PathBuf;
@@ -7,9 +8,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::domain::admin_keys::{AdminKeys, AdminRole};
+use crate::domain::audit::{Actor, RequestContext};
 use crate::domain::keys::{KeyManager, NextKey, SigningAlgorithm, SigningKeyRecord};
+use crate::domain::session::{RevocationReason, Session};
+use crate::domain::session_admin::SessionAdmin;
 use crate::startup::{self, App};
 
 /// tokenmint: exchanges an Appwrite session for short-lived access JWTs and rotating refresh
@@ -41,6 +46,64 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage admin keys (credentials for the admin API and introspection).
+    #[command(subcommand, name = "admin-keys")]
+    AdminKeys(AdminKeysCommand),
+    /// See and revoke sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+/// `tokenmint admin-keys …`
+#[derive(Debug, Subcommand)]
+pub enum AdminKeysCommand {
+    /// Create a key and print it, alone, on standard output. It is shown this once only.
+    Create {
+        /// A name for humans, e.g. "ops laptop" or "billing-service introspection".
+        #[arg(long)]
+        name: String,
+        /// `admin` (the whole admin API and introspection) or `introspect` (introspection only).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "introspect"])]
+        role: String,
+    },
+    /// List keys (ids, names, roles, states; never secrets).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id. Other replicas stop accepting it within TOKENMINT_ADMIN_KEY_CACHE_TTL.
+    Revoke {
+        /// The key id (the 16 hex digits after `tma_`).
+        id: String,
+    },
+}
+
+/// `tokenmint sessions …`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List a user's sessions, newest first.
+    List {
+        /// The Appwrite user id.
+        #[arg(long)]
+        user: String,
+        /// Include revoked and expired sessions.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session, or all of a user's sessions (which also sets the user's not-before).
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["session", "user"])))]
+    Revoke {
+        /// The session id.
+        #[arg(long)]
+        session: Option<uuid::Uuid>,
+        /// The Appwrite user id.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// `tokenmint keys …`
@@ -76,6 +139,8 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
             println!("migrations applied; the database schema is up to date");
             Ok(())
         }
+        Command::AdminKeys(command) => run_admin_keys(command, &config).await,
+        Command::Sessions(command) => run_sessions(command, &config).await,
         Command::Keys(KeysCommand::List { json }) => {
             let keys = key_manager(&config).await?.list().await?;
             print_keys(&keys, json)
@@ -83,7 +148,11 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
         Command::Keys(KeysCommand::Rotate { alg }) => {
             let manager = key_manager(&config).await?;
             match manager
-                .create_next_key(alg.unwrap_or(config.signing_alg))
+                .create_next_key(
+                    alg.unwrap_or(config.signing_alg),
+                    Actor::System,
+                    &RequestContext::default(),
+                )
                 .await?
             {
                 NextKey::Created(key) => println!(
@@ -101,6 +170,164 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
             Ok(())
         }
     }
+}
+
+async fn run_admin_keys(command: AdminKeysCommand, config: &Config) -> anyhow::Result<()> {
+    let database = startup::open_database(config).await?;
+    let keys = AdminKeys::new(
+        database.store(),
+        Arc::new(SystemClock),
+        config.admin_key_cache_ttl,
+    );
+    let context = RequestContext::default();
+    match command {
+        AdminKeysCommand::Create { name, role } => {
+            let role = if role == "introspect" {
+                AdminRole::Introspect
+            } else {
+                AdminRole::Admin
+            };
+            let (record, key) = keys.create(&name, role, Actor::System, &context).await?;
+            eprintln!(
+                "created admin key {} ({}, role {}); it is shown once, below",
+                record.id, record.name, record.role
+            );
+            println!("{key}");
+        }
+        AdminKeysCommand::List { json } => {
+            let rows: Vec<_> = keys
+                .list()
+                .await?
+                .into_iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "id": k.id, "name": k.name, "role": k.role.as_str(),
+                        "created_at": k.created_at.to_rfc3339(),
+                        "revoked_at": k.revoked_at.map(|t| t.to_rfc3339()),
+                    })
+                })
+                .collect();
+            print_rows(
+                &rows,
+                json,
+                &["id", "role", "name", "created_at", "revoked_at"],
+            )?;
+        }
+        AdminKeysCommand::Revoke { id } => {
+            if keys.revoke(&id, Actor::System, &context).await? {
+                println!("revoked admin key {id}");
+            } else {
+                println!("admin key {id} is unknown or already revoked; nothing changed");
+            }
+        }
+    }
+    database.close().await;
+    Ok(())
+}
+
+async fn run_sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<()> {
+    let database = startup::open_database(config).await?;
+    let clock = Arc::new(SystemClock);
+    let sessions = SessionAdmin::new(database.store(), clock.clone());
+    let context = RequestContext::default();
+    match command {
+        SessionsCommand::List { user, all, json } => {
+            let mut rows = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = sessions.list(&user, all, cursor, Some(200)).await?;
+                rows.extend(page.items.iter().map(|s| session_row(s, clock.now())));
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            print_rows(
+                &rows,
+                json,
+                &[
+                    "id",
+                    "active",
+                    "created_at",
+                    "last_used_at",
+                    "device_name",
+                    "revoked_reason",
+                ],
+            )?;
+        }
+        SessionsCommand::Revoke {
+            session: Some(id), ..
+        } => {
+            match sessions
+                .revoke(id, RevocationReason::Admin, Actor::System, &context)
+                .await?
+            {
+                Some(_) => println!("session {id} is revoked"),
+                None => anyhow::bail!("no session {id}"),
+            }
+        }
+        SessionsCommand::Revoke {
+            user: Some(user), ..
+        } => {
+            let revoked = sessions
+                .revoke_all(
+                    &user,
+                    RevocationReason::UserRevokeAll,
+                    Actor::System,
+                    &context,
+                )
+                .await?;
+            println!(
+                "revoked {} session(s) of user {user}; access tokens issued before {} are no longer valid",
+                revoked.sessions.len(),
+                revoked.not_before.to_rfc3339()
+            );
+        }
+        SessionsCommand::Revoke { .. } => anyhow::bail!("give --session ID or --user ID"),
+    }
+    database.close().await;
+    Ok(())
+}
+
+fn session_row(session: &Session, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "id": session.id.to_string(), "user_id": session.user_id, "active": session.is_active(now),
+        "client_id": session.client_id, "device_name": session.device_name,
+        "created_at": session.created_at.to_rfc3339(), "last_used_at": session.last_used_at.to_rfc3339(),
+        "revoked_at": session.revoked_at.map(|t| t.to_rfc3339()),
+        "revoked_reason": session.revoked_reason.map(|r| r.as_str()),
+    })
+}
+
+/// JSON, or a plain table of the given columns.
+fn print_rows(rows: &[serde_json::Value], json: bool, columns: &[&str]) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(rows).context("cannot render JSON")?
+        );
+        return Ok(());
+    }
+    println!(
+        "{}",
+        columns
+            .iter()
+            .map(|c| c.to_uppercase())
+            .collect::<Vec<_>>()
+            .join("\t")
+    );
+    for row in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| match &row[*c] {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            })
+            .collect();
+        println!("{}", cells.join("\t"));
+    }
+    Ok(())
 }
 
 async fn key_manager(config: &Config) -> anyhow::Result<KeyManager> {

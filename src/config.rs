@@ -51,6 +51,10 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_DB_MAX_CONNECTIONS",
     "TOKENMINT_APPWRITE_TIMEOUT",
     "TOKENMINT_APPWRITE_CONNECT_TIMEOUT",
+    "TOKENMINT_ADMIN_KEY_CACHE_TTL",
+    "TOKENMINT_APPWRITE_WEBHOOK_USERNAME",
+    "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD",
+    "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD_FILE",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -166,6 +170,14 @@ pub struct Config {
     pub appwrite_timeout: Duration,
     /// `TOKENMINT_APPWRITE_CONNECT_TIMEOUT`: budget of one connection attempt to Appwrite.
     pub appwrite_connect_timeout: Duration,
+    /// `TOKENMINT_ADMIN_KEY_CACHE_TTL`: how long a verified admin key is trusted without
+    /// Argon2 (and so how long a revoked key may keep working on other replicas).
+    pub admin_key_cache_ttl: Duration,
+    /// `TOKENMINT_APPWRITE_WEBHOOK_USERNAME`: with the password, HTTP Basic credentials every
+    /// webhook delivery must carry (Appwrite's `authUsername`).
+    pub appwrite_webhook_username: Option<String>,
+    /// `TOKENMINT_APPWRITE_WEBHOOK_PASSWORD` (or `…_FILE`): Appwrite's `authPassword`.
+    pub appwrite_webhook_password: Option<SecretString>,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -243,6 +255,18 @@ impl Config {
     }
 
     fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        let config = Self::parse_all(raw)?;
+        if config.appwrite_webhook_username.is_some() != config.appwrite_webhook_password.is_some()
+        {
+            return Err(ConfigError::Invalid {
+                variable: "TOKENMINT_APPWRITE_WEBHOOK_USERNAME",
+                problem: "set both TOKENMINT_APPWRITE_WEBHOOK_USERNAME and TOKENMINT_APPWRITE_WEBHOOK_PASSWORD, or neither".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    fn parse_all(raw: RawConfig) -> Result<Self, ConfigError> {
         let mut raw = Settings(raw.0);
         let issuer = raw.parse("TOKENMINT_ISSUER", "http://localhost:8080", parse_issuer)?;
         let webhook_default = format!("{}/webhooks/appwrite", issuer.trim_end_matches('/'));
@@ -293,6 +317,16 @@ impl Config {
             })?,
             appwrite_timeout: raw.duration("TOKENMINT_APPWRITE_TIMEOUT", "5s")?,
             appwrite_connect_timeout: raw.duration("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "2s")?,
+            admin_key_cache_ttl: raw.parse("TOKENMINT_ADMIN_KEY_CACHE_TTL", "30s", |v| {
+                match parse_duration(v)? {
+                    d if d <= Duration::from_secs(300) => Ok(d),
+                    _ => Err(
+                        "must be at most 5m: it bounds how long a revoked key keeps working".into(),
+                    ),
+                }
+            })?,
+            appwrite_webhook_username: raw.optional("TOKENMINT_APPWRITE_WEBHOOK_USERNAME"),
+            appwrite_webhook_password: raw.secret("TOKENMINT_APPWRITE_WEBHOOK_PASSWORD")?,
             issuer,
             key_reload_interval: Duration::from_secs(30),
         })
@@ -368,6 +402,7 @@ impl Settings {
 fn file_variable_of(variable: &'static str) -> &'static str {
     match variable {
         "TOKENMINT_KEK" => "TOKENMINT_KEK_FILE",
+        "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD" => "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD_FILE",
         _ => "TOKENMINT_APPWRITE_WEBHOOK_KEY_FILE",
     }
 }
@@ -575,6 +610,8 @@ mod tests {
             ("TOKENMINT_APPWRITE_WEBHOOK_URL", "not a url"),
             ("TOKENMINT_APPWRITE_TIMEOUT", "0s"),
             ("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "2 fortnights"),
+            ("TOKENMINT_ADMIN_KEY_CACHE_TTL", "1h"),
+            ("TOKENMINT_APPWRITE_WEBHOOK_USERNAME", "appwrite"),
         ];
         for (variable, value) in cases {
             assert_eq!(

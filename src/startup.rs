@@ -14,9 +14,12 @@ use crate::appwrite::AppwriteClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::kek::Kek;
+use crate::domain::admin_keys::AdminKeys;
 use crate::domain::grants::{TokenPolicy, TokenService};
 use crate::domain::keys::{KeyManager, KeyRing};
 use crate::domain::ports::IdentityProvider;
+use crate::domain::session_admin::SessionAdmin;
+use crate::domain::webhook::WebhookHandler;
 use crate::http::{self, AppState};
 use crate::store::Database;
 
@@ -71,9 +74,18 @@ impl App {
             Arc::clone(&clock),
             TokenPolicy::from_config(&config),
         );
+        let store = database.store();
         let state = AppState {
+            admin_keys: AdminKeys::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                config.admin_key_cache_ttl,
+            ),
+            sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock)),
+            webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock)),
+            key_manager: key_manager.clone(),
             config: Arc::new(config),
-            store: database.store(),
+            store,
             keys,
             clock,
             tokens,

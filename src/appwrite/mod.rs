@@ -7,6 +7,7 @@
 //! alone (appwrite-contract.md §3).
 
 pub mod model;
+pub mod webhook;
 
 use std::time::Duration;
 

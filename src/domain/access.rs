@@ -43,3 +43,31 @@ pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Option<A
         .ok()
         .map(|data| data.claims)
 }
+
+impl super::grants::TokenService {
+    /// The claims and session of `token` if it is a valid access token whose session is not
+    /// revoked and which was issued after its user's not-before; `None` otherwise.
+    pub async fn authorize_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(AccessClaims, super::session::Session)>, super::error::TokenError> {
+        let keys = self.keys.current();
+        let Some(claims) = verify_access_token(&keys, &self.policy.issuer, token) else {
+            return Ok(None);
+        };
+        let Ok(sid) = claims.sid.parse() else {
+            return Ok(None);
+        };
+        let Some(session) = self.store.find_session(sid).await? else {
+            return Ok(None);
+        };
+        if session.revoked_at.is_some() || session.user_id != claims.sub {
+            return Ok(None);
+        }
+        let not_before = self.store.user_not_before(&claims.sub).await?;
+        if not_before.is_some_and(|nb| claims.iat < nb.timestamp()) {
+            return Ok(None);
+        }
+        Ok(Some((claims, session)))
+    }
+}

@@ -87,3 +87,65 @@ impl AuditEvent {
         }
     }
 }
+
+impl AuditEvent {
+    /// An event about something other than a session (a key, an admin key).
+    pub fn about(
+        event: &'static str,
+        actor: Actor,
+        subject: &str,
+        reason: Option<&str>,
+        context: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            occurred_at: now,
+            event,
+            actor,
+            user_id: None,
+            session_id: None,
+            subject: Some(subject.to_owned()),
+            reason: reason.map(str::to_owned),
+            request_id: context.request_id.clone(),
+            ip: context.ip.clone(),
+        }
+    }
+}
+
+/// A stored audit event, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Increasing id: the pagination cursor.
+    pub id: i64,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// What happened.
+    pub event: String,
+    /// Who caused it (`user`, `appwrite`, `system`, `admin:<key id>`).
+    pub actor: String,
+    /// The user concerned.
+    pub user_id: Option<String>,
+    /// The session concerned.
+    pub session_id: Option<Uuid>,
+    /// Another subject.
+    pub subject: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// The request it came from.
+    pub request_id: Option<String>,
+    /// The peer address of that request.
+    pub ip: Option<String>,
+}
+
+/// Which audit events to read: newest first, optionally filtered, before a cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events about this user.
+    pub user_id: Option<String>,
+    /// Only events about this session.
+    pub session_id: Option<Uuid>,
+    /// Only events with a smaller id (the previous page's last id).
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}

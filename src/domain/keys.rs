@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
+use super::audit::{Actor, AuditEvent, RequestContext};
 use super::ports::{Store, StoreError};
 use crate::clock::Clock;
 use crate::crypto::jwk::PublicJwk;
@@ -293,7 +294,12 @@ impl KeyManager {
 
     /// Creates a `next` key: published now, allowed to sign after two JWKS cache lifetimes,
     /// so verifiers holding a cached JWKS already know it when it starts signing.
-    pub async fn create_next_key(&self, algorithm: SigningAlgorithm) -> Result<NextKey, KeyError> {
+    pub async fn create_next_key(
+        &self,
+        algorithm: SigningAlgorithm,
+        actor: Actor,
+        context: &RequestContext,
+    ) -> Result<NextKey, KeyError> {
         self.load().await?; // proves the KEK, as in `ensure_active_key`
         if let Some(existing) = self.existing_next().await? {
             return Ok(NextKey::AlreadyExists(existing));
@@ -303,6 +309,15 @@ impl KeyManager {
             .generate_record(algorithm, KeyState::Next, Some(activates_at))
             .await?;
         if self.store.insert_signing_key(&record).await? {
+            let audit = AuditEvent::about(
+                "key.created",
+                actor,
+                &record.kid,
+                Some("rotate"),
+                context,
+                self.clock.now(),
+            );
+            self.store.record_audit(&audit).await?;
             return Ok(NextKey::Created(record));
         }
         // Another process created one between our read and our insert.

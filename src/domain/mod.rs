@@ -4,13 +4,17 @@
 //! are reached through the ports in [`ports`]; time through [`crate::clock::Clock`].
 
 pub mod access;
+pub mod admin_keys;
 pub mod audit;
 pub mod error;
 pub mod exchange;
 pub mod grants;
+pub mod introspect;
 pub mod keys;
 pub mod ports;
 pub mod refresh;
 pub mod revoke;
 pub mod session;
+pub mod session_admin;
 pub mod token;
+pub mod webhook;

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::audit::AuditEvent;
+use super::admin_keys::AdminKeyRecord;
+use super::audit::{AuditEvent, AuditQuery, AuditRecord};
 use super::keys::SigningKeyRecord;
 use super::session::{RevocationReason, Session, UserSnapshot};
 use super::token::TokenHash;
@@ -72,6 +73,19 @@ pub enum RotationResult {
     SessionEnded,
 }
 
+/// Which of a user's sessions to read: newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// The user.
+    pub user_id: String,
+    /// Include revoked sessions.
+    pub include_revoked: bool,
+    /// Only sessions with a smaller (older) id.
+    pub before: Option<Uuid>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// Persistent state, with one implementation per database backend. Each method is one unit of
 /// work: it commits entirely or not at all.
 #[async_trait]
@@ -116,6 +130,71 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: Uuid,
         reason: RevocationReason,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes every live session of a user and moves the user's not-before forward to the
+    /// second after `now` (so tokens issued within the current second are covered),
+    /// recording `audit` once per revoked session (with its id filled in). Returns their ids.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Revokes the live sessions created from one Appwrite session, recording `audit` per
+    /// session. Returns their ids.
+    async fn revoke_appwrite_session(
+        &self,
+        user_id: &str,
+        appwrite_session_id: &str,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Vec<Uuid>, StoreError>;
+
+    /// The user's not-before, if one was set.
+    async fn user_not_before(&self, user_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Replaces the claims snapshot of the user's live sessions whose snapshot is older than
+    /// `updated_at_ms`. Returns how many sessions changed.
+    async fn update_user_snapshot(
+        &self,
+        user_id: &str,
+        snapshot: &UserSnapshot,
+        updated_at_ms: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// A user's sessions, newest first.
+    async fn user_sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, StoreError>;
+
+    /// Records one audit event on its own.
+    async fn record_audit(&self, audit: &AuditEvent) -> Result<(), StoreError>;
+
+    /// Audit events, newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Stores a new admin key and records `audit`, atomically.
+    async fn insert_admin_key(
+        &self,
+        key: &AdminKeyRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// An admin key by id.
+    async fn find_admin_key(&self, id: &str) -> Result<Option<AdminKeyRecord>, StoreError>;
+
+    /// Every admin key, oldest first.
+    async fn admin_keys(&self) -> Result<Vec<AdminKeyRecord>, StoreError>;
+
+    /// Revokes an admin key and records `audit`, atomically. `false` when unknown or already
+    /// revoked (and then nothing is written).
+    async fn revoke_admin_key(
+        &self,
+        id: &str,
         now: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;

@@ -18,6 +18,8 @@ pub struct Problem {
     status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
+    #[serde(skip)]
+    www_authenticate: Option<&'static str>,
 }
 
 impl Problem {
@@ -28,7 +30,21 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: None,
+            www_authenticate: None,
         }
+    }
+
+    /// 401 with a `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3).
+    pub fn unauthorized(challenge: &'static str, detail: &str) -> Self {
+        let mut problem = Self::new(StatusCode::UNAUTHORIZED).with_detail(detail);
+        problem.www_authenticate = Some(challenge);
+        problem
+    }
+
+    /// 500, logging the cause; the client learns nothing of it.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, source = ?cause.source(), "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail("internal error")
     }
 
     /// Adds a human-readable explanation. It must never carry internal details.
@@ -41,11 +57,23 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let challenge = self.www_authenticate;
         let mut response = (status, Json(self)).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        if let Some(challenge) = challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(challenge),
+            );
+        }
         response
     }
 }
@@ -99,6 +127,42 @@ impl OAuthError {
     fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+}
+
+impl From<crate::domain::ports::StoreError> for Problem {
+    fn from(err: crate::domain::ports::StoreError) -> Self {
+        match err {
+            crate::domain::ports::StoreError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("the database is temporarily unavailable")
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<TokenError> for Problem {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::Store(store) => store.into(),
+            TokenError::TemporarilyUnavailable { .. } | TokenError::NoSigningKey => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE).with_detail("temporarily unavailable")
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl OAuthError {
+    /// 401 `invalid_client` with a Bearer challenge: a protected OAuth endpoint without valid
+    /// credentials (RFC 7662 §2.1).
+    pub fn invalid_client() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "a valid admin or introspect key is required",
+        )
     }
 }
 
@@ -158,6 +222,12 @@ impl IntoResponse for OAuthError {
             header::HeaderValue::from_static("no-store"),
         );
         headers.insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+        if self.error == "invalid_client" {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"tokenmint\""),
+            );
+        }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }

@@ -1,10 +1,15 @@
 //! The HTTP adapter: routes, middleware and the mapping of domain results to responses.
 //! Handlers extract, call the domain, and map; they hold no business rules and no SQL.
 
+mod admin;
+mod auth;
 mod error;
 mod extract;
 mod health;
+mod me;
 mod oauth;
+mod views;
+mod webhooks;
 mod wellknown;
 
 use std::sync::Arc;
@@ -13,7 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -21,9 +26,12 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::admin_keys::AdminKeys;
 use crate::domain::grants::TokenService;
-use crate::domain::keys::KeyRing;
+use crate::domain::keys::{KeyManager, KeyRing};
 use crate::domain::ports::Store;
+use crate::domain::session_admin::SessionAdmin;
+use crate::domain::webhook::WebhookHandler;
 
 pub use error::{OAuthError, Problem};
 
@@ -50,6 +58,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The token grants.
     pub tokens: TokenService,
+    /// Admin keys.
+    pub admin_keys: AdminKeys,
+    /// Session administration.
+    pub sessions: SessionAdmin,
+    /// Signing-key management.
+    pub key_manager: KeyManager,
+    /// Appwrite webhook actions.
+    pub webhooks: WebhookHandler,
 }
 
 /// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
@@ -67,6 +83,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oauth/token", post(oauth::issue_token))
         .route("/oauth/revoke", post(oauth::revoke_token))
+        .route("/oauth/introspect", post(oauth::introspect_token))
+        .route("/v1/me/sessions", get(me::list_my_sessions))
+        .route("/v1/me/sessions/{id}", delete(me::revoke_my_session))
+        .route(
+            "/webhooks/appwrite",
+            post(webhooks::receive_appwrite_webhook),
+        )
+        .route(
+            "/admin/v1/users/{user_id}/sessions",
+            get(admin::list_user_sessions).delete(admin::revoke_user_sessions),
+        )
+        .route(
+            "/admin/v1/sessions/{id}",
+            get(admin::get_session).delete(admin::revoke_session),
+        )
+        .route("/admin/v1/keys", get(admin::list_keys))
+        .route("/admin/v1/keys/rotate", post(admin::rotate_keys))
+        .route("/admin/v1/audit", get(admin::list_audit_events))
         .route("/healthz", get(health::get_health))
         .route("/readyz", get(health::get_readiness))
         .fallback(error::not_found)

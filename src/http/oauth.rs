@@ -104,3 +104,44 @@ fn no_store(response: impl IntoResponse) -> Response {
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
+
+/// `POST /oauth/introspect` (RFC 7662), for holders of an `admin` or `introspect` key:
+/// `{"active": false}` for anything not currently valid, with no reason given.
+pub async fn introspect_token(
+    State(state): State<AppState>,
+    caller: Result<super::auth::AnyAdminKey, super::error::Problem>,
+    mut params: OAuthParams,
+) -> Result<Response, OAuthError> {
+    let Ok(super::auth::AnyAdminKey(caller)) = caller else {
+        return Err(OAuthError::invalid_client());
+    };
+    tracing::debug!(admin_key = %caller.key_id, "introspection");
+    let token = params
+        .take("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let body = match state.tokens.introspect(&token).await? {
+        None => serde_json::json!({ "active": false }),
+        Some(active) => serde_json::json!({
+            "active": true,
+            "token_type": active.token_type,
+            "sub": active.sub,
+            "aud": active.aud,
+            "iss": active.iss,
+            "exp": active.exp,
+            "iat": active.iat,
+            "client_id": active.client_id,
+            "scope": active.scope,
+            "sid": active.sid,
+            "jti": active.jti,
+        }),
+    };
+    Ok(no_store(Json(strip_nulls(body))))
+}
+
+/// RFC 7662 members are optional: absent rather than null.
+fn strip_nulls(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = value.as_object_mut() {
+        object.retain(|_, v| !v.is_null());
+    }
+    value
+}

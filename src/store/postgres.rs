@@ -10,13 +10,17 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::store_error;
-use super::rows::{RefreshTokenRow, SessionRow, claims_json};
+use super::rows::{
+    AdminKeyRow, AuditRow, RefreshTokenRow, SessionRow, claims_json, snapshot_json, uuids,
+};
 use super::rows::{SigningKeyRow, records};
-use crate::domain::audit::AuditEvent;
+use super::store_impl::not_before_after;
+use crate::domain::admin_keys::AdminKeyRecord;
+use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::StoreError;
-use crate::domain::ports::{RefreshTokenState, Rotation, RotationResult};
-use crate::domain::session::{RevocationReason, Session};
+use crate::domain::ports::{RefreshTokenState, Rotation, RotationResult, SessionQuery};
+use crate::domain::session::{RevocationReason, Session, UserSnapshot};
 use crate::domain::token::TokenHash;
 
 /// The embedded PostgreSQL migrations.
@@ -117,6 +121,58 @@ s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires
 s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms
 from refresh_tokens t join sessions s on s.session_id = t.session_id
 where t.token_hash = $1";
+
+    pub const REVOKE_USER_SESSIONS: &str = "\
+update sessions set revoked_at = $2, revoked_reason = $3
+where user_id = $1 and revoked_at is null
+returning session_id::text";
+
+    pub const RAISE_NOT_BEFORE: &str = "\
+insert into user_not_before (user_id, not_before) values ($1, $2)
+on conflict (user_id) do update set not_before = greatest(user_not_before.not_before, excluded.not_before)";
+
+    pub const REVOKE_APPWRITE_SESSION: &str = "\
+update sessions set revoked_at = $2, revoked_reason = $3
+where user_id = $1 and appwrite_session_id = $4 and revoked_at is null
+returning session_id::text";
+
+    pub const USER_NOT_BEFORE: &str = "select not_before from user_not_before where user_id = $1";
+
+    pub const UPDATE_USER_SNAPSHOT: &str = "\
+update sessions set claims = $2::jsonb, claims_updated_at_ms = $3
+where user_id = $1 and revoked_at is null and claims_updated_at_ms < $3";
+
+    pub const USER_SESSIONS: &str = "\
+select s.session_id::text as session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
+s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
+s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms
+from sessions s
+where s.user_id = $1 and ($2 or s.revoked_at is null) and ($3::uuid is null or s.session_id < $3::uuid)
+order by s.session_id desc
+limit $4";
+
+    pub const AUDIT_EVENTS: &str = "\
+select audit_event_id, occurred_at, event, actor, user_id, session_id::text as session_id, subject,
+    reason, request_id, ip
+from audit_events
+where ($1::text is null or user_id = $1) and ($2::uuid is null or session_id = $2::uuid)
+    and ($3::bigint is null or audit_event_id < $3)
+order by audit_event_id desc
+limit $4";
+
+    pub const INSERT_ADMIN_KEY: &str = "\
+insert into admin_keys (admin_key_id, name, role, secret_hash, created_at) values ($1, $2, $3, $4, $5)";
+
+    pub const FIND_ADMIN_KEY: &str = "\
+select admin_key_id, name, role, secret_hash, created_at, revoked_at, last_used_at
+from admin_keys where admin_key_id = $1";
+
+    pub const ADMIN_KEYS: &str = "\
+select admin_key_id, name, role, secret_hash, created_at, revoked_at, last_used_at
+from admin_keys order by created_at, admin_key_id";
+
+    pub const REVOKE_ADMIN_KEY: &str = "\
+update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is null";
 }
 
 super::store_impl::impl_store!(PgStore, sqlx::Postgres, sql);

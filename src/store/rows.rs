@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::admin_keys::AdminKeyRecord;
+use crate::domain::audit::AuditRecord;
 use crate::domain::keys::{SigningAlgorithm, SigningKeyRecord};
 use crate::domain::ports::{RefreshTokenState, StoreError};
-use crate::domain::session::Session;
+use crate::domain::session::{Session, UserSnapshot};
 
 /// A unix-seconds column as a time.
 pub(crate) fn time(seconds: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -141,4 +143,87 @@ impl TryFrom<RefreshTokenRow> for RefreshTokenState {
 /// A session's claims snapshot as stored JSON.
 pub(crate) fn claims_json(session: &Session) -> Result<String, StoreError> {
     serde_json::to_string(&session.claims).map_err(|err| StoreError::Query(Box::new(err)))
+}
+
+/// One row of `admin_keys`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AdminKeyRow {
+    pub admin_key_id: String,
+    pub name: String,
+    pub role: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+impl TryFrom<AdminKeyRow> for AdminKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AdminKeyRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            role: row.role.parse()?,
+            created_at: time(row.created_at)?,
+            revoked_at: optional_time(row.revoked_at)?,
+            last_used_at: optional_time(row.last_used_at)?,
+            id: row.admin_key_id,
+            name: row.name,
+            secret_hash: row.secret_hash,
+        })
+    }
+}
+
+/// One row of `audit_events` (ids as text in both dialects).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub audit_event_id: i64,
+    pub occurred_at: i64,
+    pub event: String,
+    pub actor: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub subject: Option<String>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: row.audit_event_id,
+            occurred_at: time(row.occurred_at)?,
+            session_id: row
+                .session_id
+                .map(|id| {
+                    id.parse()
+                        .map_err(|_| StoreError::Corrupt(format!("audit session id {id:?}")))
+                })
+                .transpose()?,
+            event: row.event,
+            actor: row.actor,
+            user_id: row.user_id,
+            subject: row.subject,
+            reason: row.reason,
+            request_id: row.request_id,
+            ip: row.ip,
+        })
+    }
+}
+
+/// Text ids (`returning session_id`) as UUIDs.
+pub(crate) fn uuids(ids: Vec<String>) -> Result<Vec<uuid::Uuid>, StoreError> {
+    ids.iter()
+        .map(|id| {
+            id.parse()
+                .map_err(|_| StoreError::Corrupt(format!("session id {id:?}")))
+        })
+        .collect()
+}
+
+/// A claims snapshot as stored JSON.
+pub(crate) fn snapshot_json(snapshot: &UserSnapshot) -> Result<String, StoreError> {
+    serde_json::to_string(snapshot).map_err(|err| StoreError::Query(Box::new(err)))
 }

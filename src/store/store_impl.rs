@@ -3,6 +3,12 @@
 //! its SQL text (a `sql` module with the same constant names) and how a write transaction
 //! begins. Rows are read into the shared structs of `rows.rs`.
 
+/// The not-before set at `now`: the next whole second, so that tokens issued earlier in the
+/// current second (`iat` has whole seconds) are covered by "`iat` before not-before".
+pub(super) fn not_before_after(now: chrono::DateTime<chrono::Utc>) -> i64 {
+    now.timestamp() + 1
+}
+
 /// Implements `Store` for `$store` (with a `pool` field and a `begin_write` method) over the
 /// database `$db`, with the SQL of module `$sql`.
 macro_rules! impl_store {
@@ -175,6 +181,185 @@ macro_rules! impl_store {
                     .bind(id.to_string())
                     .bind(now.timestamp())
                     .bind(reason.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if revoked.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: &str,
+                reason: RevocationReason,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let ids: Vec<String> = sqlx::query_scalar($sql::REVOKE_USER_SESSIONS)
+                    .bind(user_id)
+                    .bind(now.timestamp())
+                    .bind(reason.as_str())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query($sql::RAISE_NOT_BEFORE)
+                    .bind(user_id)
+                    .bind(not_before_after(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let ids = uuids(ids)?;
+                for id in &ids {
+                    let mut event = audit.clone();
+                    event.session_id = Some(*id);
+                    insert_audit(&mut tx, &event).await?;
+                }
+                tx.commit().await.map_err(store_error)?;
+                Ok(ids)
+            }
+
+            async fn revoke_appwrite_session(
+                &self,
+                user_id: &str,
+                appwrite_session_id: &str,
+                reason: RevocationReason,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let ids: Vec<String> = sqlx::query_scalar($sql::REVOKE_APPWRITE_SESSION)
+                    .bind(user_id)
+                    .bind(now.timestamp())
+                    .bind(reason.as_str())
+                    .bind(appwrite_session_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let ids = uuids(ids)?;
+                for id in &ids {
+                    let mut event = audit.clone();
+                    event.session_id = Some(*id);
+                    insert_audit(&mut tx, &event).await?;
+                }
+                tx.commit().await.map_err(store_error)?;
+                Ok(ids)
+            }
+
+            async fn user_not_before(
+                &self,
+                user_id: &str,
+            ) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let seconds: Option<i64> = sqlx::query_scalar($sql::USER_NOT_BEFORE)
+                    .bind(user_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                super::rows::optional_time(seconds)
+            }
+
+            async fn update_user_snapshot(
+                &self,
+                user_id: &str,
+                snapshot: &UserSnapshot,
+                updated_at_ms: i64,
+            ) -> Result<u64, StoreError> {
+                let result = sqlx::query($sql::UPDATE_USER_SNAPSHOT)
+                    .bind(user_id)
+                    .bind(snapshot_json(snapshot)?)
+                    .bind(updated_at_ms)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(result.rows_affected())
+            }
+
+            async fn user_sessions(
+                &self,
+                query: &SessionQuery,
+            ) -> Result<Vec<Session>, StoreError> {
+                let rows: Vec<SessionRow> = sqlx::query_as($sql::USER_SESSIONS)
+                    .bind(&query.user_id)
+                    .bind(query.include_revoked)
+                    .bind(query.before.map(|id| id.to_string()))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                records(rows)
+            }
+
+            async fn record_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn audit_events(
+                &self,
+                query: &AuditQuery,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<AuditRow> = sqlx::query_as($sql::AUDIT_EVENTS)
+                    .bind(&query.user_id)
+                    .bind(query.session_id.map(|id| id.to_string()))
+                    .bind(query.before)
+                    .bind(i64::from(query.limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                records(rows)
+            }
+
+            async fn insert_admin_key(
+                &self,
+                key: &AdminKeyRecord,
+                audit: &AuditEvent,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($sql::INSERT_ADMIN_KEY)
+                    .bind(&key.id)
+                    .bind(&key.name)
+                    .bind(key.role.as_str())
+                    .bind(&key.secret_hash)
+                    .bind(key.created_at.timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn find_admin_key(&self, id: &str) -> Result<Option<AdminKeyRecord>, StoreError> {
+                let row: Option<AdminKeyRow> = sqlx::query_as($sql::FIND_ADMIN_KEY)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                row.map(AdminKeyRecord::try_from).transpose()
+            }
+
+            async fn admin_keys(&self) -> Result<Vec<AdminKeyRecord>, StoreError> {
+                let rows: Vec<AdminKeyRow> = sqlx::query_as($sql::ADMIN_KEYS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                records(rows)
+            }
+
+            async fn revoke_admin_key(
+                &self,
+                id: &str,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let revoked = sqlx::query($sql::REVOKE_ADMIN_KEY)
+                    .bind(id)
+                    .bind(now.timestamp())
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;

@@ -157,7 +157,11 @@ async fn a_rotated_next_key_is_published_by_the_running_server(backend: Backend)
 
     let manager = db.key_manager(&config).await;
     let NextKey::Created(next) = manager
-        .create_next_key(SigningAlgorithm::EdDsa)
+        .create_next_key(
+            SigningAlgorithm::EdDsa,
+            tokenmint::domain::audit::Actor::System,
+            &Default::default(),
+        )
         .await
         .unwrap()
     else {
@@ -165,7 +169,11 @@ async fn a_rotated_next_key_is_published_by_the_running_server(backend: Backend)
     };
     assert!(matches!(
         manager
-            .create_next_key(SigningAlgorithm::EdDsa)
+            .create_next_key(
+                SigningAlgorithm::EdDsa,
+                tokenmint::domain::audit::Actor::System,
+                &Default::default()
+            )
             .await
             .unwrap(),
         NextKey::AlreadyExists(_)

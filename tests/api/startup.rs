@@ -121,7 +121,11 @@ async fn a_moved_sealed_key_does_not_open() {
     TestApp::spawn(config.clone()).await.stop().await;
     let manager = db.key_manager(&config).await;
     manager
-        .create_next_key(tokenmint::domain::keys::SigningAlgorithm::Es256)
+        .create_next_key(
+            tokenmint::domain::keys::SigningAlgorithm::Es256,
+            tokenmint::domain::audit::Actor::System,
+            &Default::default(),
+        )
         .await
         .unwrap();
     db.execute(
@@ -144,7 +148,11 @@ async fn a_wrong_kek_creates_no_key_of_its_own() {
     let config = db.config();
     let manager = db.key_manager(&config).await;
     manager
-        .create_next_key(tokenmint::domain::keys::SigningAlgorithm::Es256)
+        .create_next_key(
+            tokenmint::domain::keys::SigningAlgorithm::Es256,
+            tokenmint::domain::audit::Actor::System,
+            &Default::default(),
+        )
         .await
         .unwrap();
     let other_kek = "T1RIRVJPVEhFUk9USEVST1RIRVJPVEhFUk9USEVSISE=";

@@ -1,0 +1,241 @@
+//! Appwrite webhook deliveries (appwrite-contract.md §5): the signature check and the
+//! translation of event names and payloads into domain actions.
+//!
+//! Signature: `X-Appwrite-Webhook-Signature` = base64(HMAC-SHA1(key, URL + raw body)), with
+//! the URL exactly as configured in Appwrite; Appwrite 1.9.6 signs its percent-decoded form,
+//! `main` the stored form, so both are accepted. The check runs over the raw bytes (Appwrite's
+//! PHP `json_encode` output, never re-serialised) and compares in constant time.
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::DateTime;
+use serde::Deserialize;
+
+use crate::domain::session::{RevocationReason, UserSnapshot};
+use crate::domain::webhook::WebhookAction;
+
+/// Whether `signature` signs `body` delivered to `url` (or its percent-decoded form).
+pub fn signature_is_valid(key: &str, url: &str, body: &[u8], signature: &str) -> bool {
+    let Ok(tag) = STANDARD.decode(signature.trim()) else {
+        return false;
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key.as_bytes());
+    let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+    let mut candidates = vec![url];
+    if decoded != url {
+        candidates.push(&decoded);
+    }
+    candidates.into_iter().any(|candidate| {
+        let mut message = Vec::with_capacity(candidate.len() + body.len());
+        message.extend_from_slice(candidate.as_bytes());
+        message.extend_from_slice(body);
+        hmac::verify(&key, &message, &tag).is_ok()
+    })
+}
+
+/// A delivery whose payload does not fit its event.
+#[derive(Debug, thiserror::Error)]
+#[error("the webhook payload does not match its event")]
+pub struct MalformedDelivery;
+
+#[derive(Deserialize)]
+struct UserPayload {
+    #[serde(rename = "$id")]
+    id: String,
+    #[serde(rename = "$updatedAt", default)]
+    updated_at: String,
+    #[serde(default)]
+    status: Option<bool>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(rename = "emailVerification", default)]
+    email_verification: bool,
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SessionPayload {
+    #[serde(rename = "$id")]
+    id: String,
+    #[serde(rename = "userId")]
+    user_id: String,
+}
+
+/// The action for a delivery with `X-Appwrite-Webhook-Events: events` and `body`. Returns the
+/// event that decided it (for the audit log) and the action.
+pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), MalformedDelivery> {
+    let names: Vec<&str> = events.split(',').map(str::trim).collect();
+    let has = |name: &str| names.contains(&name);
+    let user = || serde_json::from_slice::<UserPayload>(body).map_err(|_| MalformedDelivery);
+    let revoke = |reason| -> Result<WebhookAction, MalformedDelivery> {
+        Ok(WebhookAction::RevokeUser {
+            user_id: user()?.id,
+            reason,
+        })
+    };
+    let (event, action) = if has("users.*.sessions.*.delete") {
+        let session: SessionPayload =
+            serde_json::from_slice(body).map_err(|_| MalformedDelivery)?;
+        let action = WebhookAction::RevokeAppwriteSession {
+            user_id: session.user_id,
+            appwrite_session_id: session.id,
+        };
+        ("users.*.sessions.*.delete", action)
+    } else if has("users.*.sessions.delete") {
+        (
+            "users.*.sessions.delete",
+            revoke(RevocationReason::AppwriteSessionsDeleted)?,
+        )
+    } else if has("users.*.delete") {
+        (
+            "users.*.delete",
+            revoke(RevocationReason::AppwriteUserDeleted)?,
+        )
+    } else if has("users.*.update.password") {
+        (
+            "users.*.update.password",
+            revoke(RevocationReason::AppwritePasswordChanged)?,
+        )
+    } else if has("users.*.update.status") {
+        let user = user()?;
+        let action = match user.status {
+            Some(false) => WebhookAction::RevokeUser {
+                user_id: user.id,
+                reason: RevocationReason::AppwriteUserBlocked,
+            },
+            _ => WebhookAction::Ignore,
+        };
+        ("users.*.update.status", action)
+    } else if let Some(event) = [
+        "users.*.update.labels",
+        "users.*.update.name",
+        "users.*.update.email",
+    ]
+    .into_iter()
+    .find(|e| has(e))
+    {
+        (event, snapshot_update(user()?)?)
+    } else {
+        ("", WebhookAction::Ignore)
+    };
+    Ok((event.to_owned(), action))
+}
+
+fn snapshot_update(user: UserPayload) -> Result<WebhookAction, MalformedDelivery> {
+    let updated_at_ms = DateTime::parse_from_rfc3339(&user.updated_at)
+        .map_err(|_| MalformedDelivery)?
+        .timestamp_millis();
+    Ok(WebhookAction::UpdateSnapshot {
+        user_id: user.id,
+        snapshot: UserSnapshot {
+            email: user.email,
+            email_verified: user.email_verification,
+            name: user.name,
+            labels: user.labels,
+        },
+        updated_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(key: &str, url: &str, body: &[u8]) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key.as_bytes());
+        let mut message = url.as_bytes().to_vec();
+        message.extend_from_slice(body);
+        STANDARD.encode(hmac::sign(&key, &message).as_ref())
+    }
+
+    #[test]
+    fn signatures_over_the_configured_or_decoded_url_verify() {
+        let url = "https://auth.example.com/webhooks/appwrite?tenant=a%20b";
+        let body = br#"{"$id":"u1","url":"https:\/\/x"}"#;
+        assert!(signature_is_valid("k", url, body, &sign("k", url, body)));
+        let decoded = "https://auth.example.com/webhooks/appwrite?tenant=a b";
+        assert!(signature_is_valid(
+            "k",
+            url,
+            body,
+            &sign("k", decoded, body)
+        ));
+        assert!(!signature_is_valid(
+            "other",
+            url,
+            body,
+            &sign("k", url, body)
+        ));
+        assert!(!signature_is_valid("k", url, b"{}", &sign("k", url, body)));
+        assert!(!signature_is_valid("k", url, body, "not base64!"));
+        assert!(!signature_is_valid("k", url, body, ""));
+    }
+
+    #[test]
+    fn events_map_to_actions() {
+        let user = br#"{"$id":"u1","$updatedAt":"2026-08-03T10:00:00.000+00:00","status":false,"name":"J","email":"j@x","emailVerification":true,"labels":["admin"]}"#;
+        let session = br#"{"$id":"s1","userId":"u1"}"#;
+        let (_, deleted) =
+            action_for("users.u1.delete,users.*.delete,users.u1,users.*", user).unwrap();
+        assert_eq!(
+            deleted,
+            WebhookAction::RevokeUser {
+                user_id: "u1".into(),
+                reason: RevocationReason::AppwriteUserDeleted
+            }
+        );
+        let (_, blocked) = action_for(
+            "users.u1.update.status,users.*.update.status,users.u1.update,users.*.update",
+            user,
+        )
+        .unwrap();
+        assert!(matches!(
+            blocked,
+            WebhookAction::RevokeUser {
+                reason: RevocationReason::AppwriteUserBlocked,
+                ..
+            }
+        ));
+        let unblocked = br#"{"$id":"u1","status":true}"#;
+        assert_eq!(
+            action_for("users.*.update.status", unblocked).unwrap().1,
+            WebhookAction::Ignore
+        );
+        let (_, one) = action_for(
+            "users.u1.sessions.s1.delete,users.*.sessions.*.delete",
+            session,
+        )
+        .unwrap();
+        assert_eq!(
+            one,
+            WebhookAction::RevokeAppwriteSession {
+                user_id: "u1".into(),
+                appwrite_session_id: "s1".into()
+            }
+        );
+        let (event, labels) =
+            action_for("users.u1.update.labels,users.*.update.labels", user).unwrap();
+        assert_eq!(event, "users.*.update.labels");
+        assert!(matches!(
+            labels,
+            WebhookAction::UpdateSnapshot {
+                updated_at_ms: 1_785_751_200_000,
+                ..
+            }
+        ));
+        assert_eq!(
+            action_for(
+                "users.u1.sessions.s1.create,users.*.sessions.*.create",
+                session
+            )
+            .unwrap()
+            .1,
+            WebhookAction::Ignore
+        );
+        assert!(action_for("users.*.delete", b"not json").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! Seeing and ending sessions: for operators (admin API, CLI), for users (their own
+//! sessions), and for Appwrite (webhooks). Every revocation is idempotent and audited.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::audit::{Actor, AuditEvent, RequestContext};
+use super::ports::{SessionQuery, Store, StoreError};
+use super::session::{RevocationReason, Session};
+use crate::clock::Clock;
+
+/// Largest page of sessions or audit events.
+pub const MAX_PAGE: u32 = 200;
+/// Page size when none is asked for.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// A page of results and the cursor of the next one.
+#[derive(Debug, Clone)]
+pub struct Page<T, C> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as the cursor to get the next page; `None` on the last page.
+    pub next: Option<C>,
+}
+
+/// What revoking all of a user's sessions did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedAll {
+    /// The sessions that were live and are now revoked.
+    pub sessions: Vec<Uuid>,
+    /// The user's new not-before: access tokens issued earlier are no longer valid.
+    pub not_before: DateTime<Utc>,
+}
+
+/// Session administration.
+#[derive(Clone)]
+pub struct SessionAdmin {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SessionAdmin {
+    /// The service over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// A user's sessions, newest first; live only unless `include_revoked`.
+    pub async fn list(
+        &self,
+        user_id: &str,
+        include_revoked: bool,
+        after: Option<Uuid>,
+        limit: Option<u32>,
+    ) -> Result<Page<Session, Uuid>, StoreError> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let now = self.clock.now();
+        let query = SessionQuery {
+            user_id: user_id.to_owned(),
+            include_revoked,
+            before: after,
+            limit: limit + 1,
+        };
+        let mut items = self.store.user_sessions(&query).await?;
+        if !include_revoked {
+            // Expired sessions are as dead as revoked ones, whatever the purge has reached.
+            items.retain(|s| s.is_active(now));
+        }
+        let next = (items.len() > limit as usize).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|s| s.id)
+        });
+        Ok(Page {
+            items,
+            next: next.flatten(),
+        })
+    }
+
+    /// One session.
+    pub async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        self.store.find_session(id).await
+    }
+
+    /// Revokes one session; `None` when it does not exist. Revoking a revoked session
+    /// changes nothing and still answers the session.
+    pub async fn revoke(
+        &self,
+        id: Uuid,
+        reason: RevocationReason,
+        actor: Actor,
+        context: &RequestContext,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.store.find_session(id).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let audit = AuditEvent::session(
+            "session.revoked",
+            actor,
+            &session.user_id,
+            id,
+            Some(reason.as_str()),
+            context,
+            now,
+        );
+        self.store.revoke_session(id, reason, now, &audit).await?;
+        self.store.find_session(id).await
+    }
+
+    /// Revokes every live session of a user and sets the user's not-before to now.
+    pub async fn revoke_all(
+        &self,
+        user_id: &str,
+        reason: RevocationReason,
+        actor: Actor,
+        context: &RequestContext,
+    ) -> Result<RevokedAll, StoreError> {
+        let now = self.clock.now();
+        let mut audit = AuditEvent::about(
+            "session.revoked",
+            actor,
+            user_id,
+            Some(reason.as_str()),
+            context,
+            now,
+        );
+        audit.user_id = Some(user_id.to_owned());
+        audit.subject = None;
+        let sessions = self
+            .store
+            .revoke_user_sessions(user_id, reason, now, &audit)
+            .await?;
+        let not_before = self.store.user_not_before(user_id).await?.unwrap_or(now);
+        Ok(RevokedAll {
+            sessions,
+            not_before,
+        })
+    }
+}

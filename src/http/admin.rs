@@ -1,0 +1,188 @@
+//! The admin API under `/admin/v1` (keys with the `admin` role): sessions, signing keys, the
+//! audit log. Errors are RFC 9457 problem JSON.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::AdminKey;
+use super::error::Problem;
+use super::extract::request_context;
+use super::views::{AuditView, KeyView, SessionView};
+use crate::domain::audit::AuditQuery;
+use crate::domain::keys::NextKey;
+use crate::domain::session::RevocationReason;
+use crate::domain::session_admin::{DEFAULT_PAGE, MAX_PAGE};
+
+type Params = Query<HashMap<String, String>>;
+
+fn bad_request(detail: &str) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST).with_detail(detail)
+}
+
+fn session_id(text: &str) -> Result<Uuid, Problem> {
+    text.parse()
+        .map_err(|_| Problem::new(StatusCode::NOT_FOUND).with_detail("no such session"))
+}
+
+fn limit(params: &HashMap<String, String>) -> Result<Option<u32>, Problem> {
+    params
+        .get("limit")
+        .map(|v| v.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n)))
+        .map(|v| v.ok_or_else(|| bad_request("limit must be a whole number from 1 to 200")))
+        .transpose()
+}
+
+/// `GET /admin/v1/users/{user_id}/sessions[?include=revoked][&limit=N][&cursor=C]`.
+pub async fn list_user_sessions(
+    State(state): State<AppState>,
+    AdminKey(_): AdminKey,
+    Path(user_id): Path<String>,
+    Query(params): Params,
+) -> Result<Response, Problem> {
+    let include_revoked = match params.get("include").map(String::as_str) {
+        None => false,
+        Some("revoked") => true,
+        Some(_) => return Err(bad_request("include may only be `revoked`")),
+    };
+    let cursor = params
+        .get("cursor")
+        .map(|c| {
+            c.parse::<Uuid>()
+                .map_err(|_| bad_request("cursor is malformed"))
+        })
+        .transpose()?;
+    let page = state
+        .sessions
+        .list(&user_id, include_revoked, cursor, limit(&params)?)
+        .await?;
+    let now = state.clock.now();
+    let sessions: Vec<_> = page
+        .items
+        .iter()
+        .map(|s| SessionView::new(s, now, None))
+        .collect();
+    Ok(
+        Json(json!({ "sessions": sessions, "next_cursor": page.next.map(|c| c.to_string()) }))
+            .into_response(),
+    )
+}
+
+/// `DELETE /admin/v1/users/{user_id}/sessions`: revokes all and sets the user's not-before.
+pub async fn revoke_user_sessions(
+    State(state): State<AppState>,
+    AdminKey(caller): AdminKey,
+    Path(user_id): Path<String>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let context = request_context(&request);
+    let reason = RevocationReason::UserRevokeAll;
+    let revoked = state
+        .sessions
+        .revoke_all(&user_id, reason, caller.actor(), &context)
+        .await?;
+    let body = json!({
+        "revoked_sessions": revoked.sessions.iter().map(Uuid::to_string).collect::<Vec<_>>(),
+        "not_before": revoked.not_before.timestamp(),
+    });
+    Ok(Json(body).into_response())
+}
+
+/// `GET /admin/v1/sessions/{id}`.
+pub async fn get_session(
+    State(state): State<AppState>,
+    AdminKey(_): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let session = state.sessions.get(session_id(&id)?).await?;
+    let session = session
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND).with_detail("no such session"))?;
+    Ok(Json(SessionView::new(&session, state.clock.now(), None)).into_response())
+}
+
+/// `DELETE /admin/v1/sessions/{id}`: idempotent; answers the (revoked) session.
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    AdminKey(caller): AdminKey,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let context = request_context(&request);
+    let id = session_id(&id)?;
+    let session = state
+        .sessions
+        .revoke(id, RevocationReason::Admin, caller.actor(), &context)
+        .await?;
+    let session = session
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND).with_detail("no such session"))?;
+    Ok(Json(SessionView::new(&session, state.clock.now(), None)).into_response())
+}
+
+/// `GET /admin/v1/keys`: signing keys and their states.
+pub async fn list_keys(
+    State(state): State<AppState>,
+    AdminKey(_): AdminKey,
+) -> Result<Response, Problem> {
+    let keys = state
+        .key_manager
+        .list()
+        .await
+        .map_err(|err| Problem::internal(&err))?;
+    let keys: Vec<KeyView> = keys.iter().map(KeyView::from).collect();
+    Ok(Json(json!({ "keys": keys })).into_response())
+}
+
+/// `POST /admin/v1/keys/rotate`: creates the `next` key (201), or answers the existing one (200).
+pub async fn rotate_keys(
+    State(state): State<AppState>,
+    AdminKey(caller): AdminKey,
+    request: Request,
+) -> Result<Response, Problem> {
+    let context = request_context(&request);
+    let next = state
+        .key_manager
+        .create_next_key(state.config.signing_alg, caller.actor(), &context)
+        .await
+        .map_err(|err| Problem::internal(&err))?;
+    let (status, key) = match next {
+        NextKey::Created(key) => (StatusCode::CREATED, key),
+        NextKey::AlreadyExists(key) => (StatusCode::OK, key),
+    };
+    Ok((status, Json(KeyView::from(&key))).into_response())
+}
+
+/// `GET /admin/v1/audit?user_id=&session_id=&limit=&before=`: newest first.
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    AdminKey(_): AdminKey,
+    Query(params): Params,
+) -> Result<Response, Problem> {
+    let limit = limit(&params)?.unwrap_or(DEFAULT_PAGE);
+    let query = AuditQuery {
+        user_id: params.get("user_id").cloned(),
+        session_id: params
+            .get("session_id")
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| bad_request("session_id is malformed"))
+            })
+            .transpose()?,
+        before: params
+            .get("before")
+            .map(|b| b.parse().map_err(|_| bad_request("before is malformed")))
+            .transpose()?,
+        limit,
+    };
+    let events = state.store.audit_events(&query).await?;
+    let next_before = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    let events: Vec<AuditView> = events.into_iter().map(AuditView::from).collect();
+    Ok(Json(json!({ "events": events, "next_before": next_before })).into_response())
+}

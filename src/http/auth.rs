@@ -1,0 +1,109 @@
+//! Bearer credentials: admin keys for `/admin/v1` and introspection, access tokens for
+//! `/v1/me`. Failures are opaque: the response never says whether a key exists.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::Problem;
+use crate::domain::admin_keys::{AdminCaller, AdminKeyError, AdminRole};
+use crate::domain::session::Session;
+use crate::domain::token::AccessClaims;
+
+const ADMIN_CHALLENGE: &str = "Bearer realm=\"tokenmint-admin\"";
+const ADMIN_INVALID: &str = "Bearer realm=\"tokenmint-admin\", error=\"invalid_token\"";
+const USER_CHALLENGE: &str = "Bearer realm=\"tokenmint\"";
+const USER_INVALID: &str = "Bearer realm=\"tokenmint\", error=\"invalid_token\"";
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A caller holding a valid admin key of any role.
+pub struct AnyAdminKey(pub AdminCaller);
+
+/// A caller holding a valid key with the `admin` role.
+pub struct AdminKey(pub AdminCaller);
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<AdminCaller, Problem> {
+    let Some(token) = bearer_token(parts) else {
+        return Err(Problem::unauthorized(
+            ADMIN_CHALLENGE,
+            "an admin key is required",
+        ));
+    };
+    match state.admin_keys.authenticate(token).await {
+        Ok(caller) => Ok(caller),
+        Err(AdminKeyError::Store(err)) => Err(err.into()),
+        Err(_) => Err(Problem::unauthorized(
+            ADMIN_INVALID,
+            "the admin key is invalid or revoked",
+        )),
+    }
+}
+
+impl FromRequestParts<AppState> for AnyAdminKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = authenticate(parts, state).await?;
+        if caller.role != AdminRole::Admin {
+            return Err(Problem::new(StatusCode::FORBIDDEN)
+                .with_detail("this key's role does not allow this call"));
+        }
+        Ok(Self(caller))
+    }
+}
+
+/// A user authenticated by a valid access token of a live session.
+pub struct AccessToken {
+    /// The token's claims.
+    pub claims: AccessClaims,
+    /// Its session.
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for AccessToken {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer_token(parts) else {
+            return Err(Problem::unauthorized(
+                USER_CHALLENGE,
+                "an access token is required",
+            ));
+        };
+        match state.tokens.authorize_access_token(token).await? {
+            Some((claims, session)) => Ok(Self { claims, session }),
+            None => Err(Problem::unauthorized(
+                USER_INVALID,
+                "the access token is invalid, expired or revoked",
+            )),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Self-service: `GET /v1/me/sessions` and `DELETE /v1/me/sessions/{id}` with the caller's own
+//! access token ("log out other devices"). A user can never see or end another user's
+//! session: someone else's session answers 404, exactly like one that does not exist.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::AccessToken;
+use super::error::Problem;
+use super::extract::request_context;
+use super::views::SessionView;
+use crate::domain::audit::Actor;
+use crate::domain::session::RevocationReason;
+
+/// `GET /v1/me/sessions`: the caller's live sessions, the current one marked.
+pub async fn list_my_sessions(
+    State(state): State<AppState>,
+    caller: AccessToken,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let cursor = params.get("cursor").and_then(|c| c.parse::<Uuid>().ok());
+    let page = state
+        .sessions
+        .list(&caller.claims.sub, false, cursor, None)
+        .await?;
+    let now = state.clock.now();
+    let sessions: Vec<_> = page
+        .items
+        .iter()
+        .map(|s| SessionView::new(s, now, Some(s.id == caller.session.id)))
+        .collect();
+    Ok(
+        Json(json!({ "sessions": sessions, "next_cursor": page.next.map(|c| c.to_string()) }))
+            .into_response(),
+    )
+}
+
+/// `DELETE /v1/me/sessions/{id}`: 204, idempotent; 404 for sessions that are not the caller's.
+pub async fn revoke_my_session(
+    State(state): State<AppState>,
+    caller: AccessToken,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let not_found = || Problem::new(StatusCode::NOT_FOUND).with_detail("no such session");
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    let session = state.sessions.get(id).await?.ok_or_else(not_found)?;
+    if session.user_id != caller.claims.sub {
+        return Err(not_found());
+    }
+    let context = request_context(&request);
+    state
+        .sessions
+        .revoke(id, RevocationReason::Logout, Actor::User, &context)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

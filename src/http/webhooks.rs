@@ -1,0 +1,99 @@
+//! `POST /webhooks/appwrite`: Appwrite's deliveries. Refused with 404 when no webhook key is
+//! configured; 401, changing nothing, for missing or wrong Basic credentials (when configured)
+//! or a missing or bad signature. Answers fast: no Appwrite call happens here.
+
+use axum::Json;
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::error::Problem;
+use super::extract::request_context;
+use super::{AppState, BODY_LIMIT};
+use crate::appwrite::webhook::{action_for, signature_is_valid};
+
+/// Handles one delivery.
+pub async fn receive_appwrite_webhook(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let config = &state.config;
+    let Some(key) = &config.appwrite_webhook_key else {
+        return Err(Problem::new(StatusCode::NOT_FOUND).with_detail("webhooks are not configured"));
+    };
+    let context = request_context(&request);
+    let headers = request.headers().clone();
+    if !basic_auth_matches(
+        &headers,
+        config.appwrite_webhook_username.as_deref(),
+        config.appwrite_webhook_password.as_ref(),
+    ) {
+        return Err(unauthorized("the webhook credentials are missing or wrong"));
+    }
+    let body = to_bytes(request.into_body(), BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail("the body is too large")
+        })?;
+    let signature = header_text(&headers, "x-appwrite-webhook-signature");
+    if !signature_is_valid(
+        key.expose_secret(),
+        &config.appwrite_webhook_url,
+        &body,
+        signature,
+    ) {
+        tracing::warn!(request_id = ?context.request_id, "Appwrite webhook with a missing or bad signature");
+        return Err(unauthorized("the webhook signature is missing or wrong"));
+    }
+    let events = header_text(&headers, "x-appwrite-webhook-events");
+    let (event, action) = action_for(events, &body)
+        .map_err(|err| Problem::new(StatusCode::BAD_REQUEST).with_detail(err.to_string()))?;
+    let changed = state.webhooks.apply(&event, action, &context).await?;
+    tracing::info!(event, changed, "Appwrite webhook applied");
+    Ok(Json(json!({ "status": "ok", "changed_sessions": changed })).into_response())
+}
+
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn unauthorized(detail: &str) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED).with_detail(detail)
+}
+
+/// No credentials configured: anything passes. Configured: `Authorization: Basic` must carry
+/// exactly them; compared in constant time.
+fn basic_auth_matches(
+    headers: &HeaderMap,
+    username: Option<&str>,
+    password: Option<&secrecy::SecretString>,
+) -> bool {
+    let (Some(username), Some(password)) = (username, password) else {
+        return true;
+    };
+    let expected = format!("{username}:{}", password.expose_secret());
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, encoded)| STANDARD.decode(encoded.trim()).ok())
+        .unwrap_or_default();
+    let expected_digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, expected.as_bytes());
+    let presented_digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &presented);
+    // Comparing fixed-length digests in constant time hides both content and length.
+    aws_lc_rs::constant_time::verify_slices_are_equal(
+        expected_digest.as_ref(),
+        presented_digest.as_ref(),
+    )
+    .is_ok()
+}
