@@ -285,11 +285,20 @@ impl KeyManager {
         let record = self
             .generate_record(algorithm, KeyState::Active, Some(now))
             .await?;
-        Ok(self
-            .store
-            .insert_signing_key(&record)
-            .await?
-            .then_some(record))
+        if !self.store.insert_signing_key(&record).await? {
+            return Ok(None);
+        }
+        let context = RequestContext::default();
+        let audit = AuditEvent::about(
+            "key.created",
+            Actor::System,
+            &record.kid,
+            Some("first key"),
+            &context,
+            now,
+        );
+        self.store.record_audit(&audit).await?;
+        Ok(Some(record))
     }
 
     /// Creates a `next` key: published now, allowed to sign after two JWKS cache lifetimes,

@@ -170,3 +170,146 @@ fn serve_is_the_default_and_sigterm_stops_it_gracefully() {
         "{rest:?}"
     );
 }
+
+/// `admin-keys create` prints the key alone on stdout; the key works against the API; `list`
+/// never shows a secret; `revoke` ends it.
+#[test]
+fn admin_keys_are_created_listed_and_revoked_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = tokenmint(dir.path())
+        .args(["admin-keys", "create", "--name", "ops laptop"])
+        .output()
+        .unwrap();
+    assert!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+    let stdout = String::from_utf8(create.stdout).unwrap();
+    let key = stdout.trim_end_matches('\n');
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the key alone on stdout: {stdout:?}"
+    );
+    assert!(
+        key.starts_with("tma_") && key.len() == 4 + 16 + 1 + 43,
+        "{key}"
+    );
+    let id = &key[4..20];
+
+    let introspect = tokenmint(dir.path())
+        .args([
+            "admin-keys",
+            "create",
+            "--name",
+            "billing",
+            "--role",
+            "introspect",
+        ])
+        .output()
+        .unwrap();
+    assert!(introspect.status.success());
+    let bad_role = tokenmint(dir.path())
+        .args(["admin-keys", "create", "--name", "x", "--role", "root"])
+        .output()
+        .unwrap();
+    assert!(!bad_role.status.success());
+
+    let list = tokenmint(dir.path())
+        .args(["admin-keys", "list", "--json"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["id"], id);
+    assert_eq!(listed[1]["role"], "introspect");
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        !text.contains(&key[21..]) && !text.contains("argon2"),
+        "no secret or hash in listings"
+    );
+
+    let revoke = tokenmint(dir.path())
+        .args(["admin-keys", "revoke", id])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&revoke.stdout).contains("revoked admin key"));
+    let again = tokenmint(dir.path())
+        .args(["admin-keys", "revoke", id])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing changed"));
+    let list = tokenmint(dir.path())
+        .args(["admin-keys", "list", "--json"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(listed[0]["revoked_at"].is_string());
+}
+
+/// `sessions list|revoke` against the database a running server uses.
+#[test]
+fn sessions_are_listed_and_revoked_from_the_cli() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let harness = runtime.block_on(crate::oauth_helpers::Harness::start(
+        crate::helpers::Backend::Sqlite,
+    ));
+    let (first, second) =
+        runtime.block_on(async { (harness.login("u1").await, harness.login("u1").await) });
+    let database_url = harness.db.url.clone();
+    let cli = |args: &[&str]| {
+        let output = tokenmint(harness.db.dir.path())
+            .env("DATABASE_URL", &database_url)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let listed: Value =
+        serde_json::from_str(&cli(&["sessions", "list", "--user", "u1", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let first_sid =
+        runtime.block_on(harness.app.verify_access_token(&first.access_token, "api"))["sid"]
+            .clone();
+    assert!(
+        cli(&[
+            "sessions",
+            "revoke",
+            "--session",
+            first_sid.as_str().unwrap()
+        ])
+        .contains("revoked")
+    );
+    let refused = runtime.block_on(harness.app.refresh(&first.refresh_token));
+    assert_eq!(refused.status(), 400);
+    let kept = runtime.block_on(harness.app.refresh(&second.refresh_token));
+    assert_eq!(kept.status(), 200);
+
+    assert!(cli(&["sessions", "revoke", "--user", "u1"]).contains("revoked 1 session"));
+    let listed: Value = serde_json::from_str(&cli(&[
+        "sessions", "list", "--user", "u1", "--all", "--json",
+    ]))
+    .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["active"] == false)
+    );
+    let neither = tokenmint(harness.db.dir.path())
+        .env("DATABASE_URL", &database_url)
+        .args(["sessions", "revoke"])
+        .output()
+        .unwrap();
+    assert!(!neither.status.success());
+    drop(harness);
+    drop(runtime);
+}

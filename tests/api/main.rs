@@ -9,13 +9,17 @@ mod fake_appwrite;
 mod helpers;
 mod oauth_helpers;
 
+mod admin;
 mod cli;
 mod discovery;
 mod exchange;
 mod health;
+mod introspect;
 mod jwks;
+mod me;
 mod oauth_input;
 mod refresh;
 mod revoke;
 mod startup;
 mod store_contract;
+mod webhooks;

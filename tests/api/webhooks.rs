@@ -1,0 +1,429 @@
+//! `POST /webhooks/appwrite`: deliveries shaped as `appwrite-contract.md` §5 describes them —
+//! its headers, expanded event names, and PHP `json_encode` bodies (`\/` and `\uXXXX`).
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+
+use crate::helpers::Backend;
+use crate::oauth_helpers::{Harness, Tokens, oauth_error, tokens};
+use crate::on_both_backends;
+
+const KEY: &str = "whk_4f1d0c1b8e2a47d9b3c6f0a1e5d7c9b2a4f6e8d0c2b4a6f8e0d2c4b6a8f0e2d4c6b8a0f2e4d6c8b0a2f4e6d8c0b2a4f6e8d0c2b4a6f8e0d2c4b6a8f0e2d4";
+const URL: &str = "http://localhost:8080/webhooks/appwrite";
+
+fn sign(url: &str, body: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, KEY.as_bytes());
+    STANDARD.encode(hmac::sign(&key, format!("{url}{body}").as_bytes()).as_ref())
+}
+
+/// Appwrite's expansion of a base event (`Event::generateEvents`).
+fn expanded(base: &str) -> String {
+    match base.split('.').collect::<Vec<_>>().as_slice() {
+        ["users", user, "sessions", session, action] => format!(
+            "users.{user}.sessions.{session}.{action},users.*.sessions.*.{action},users.{user}.sessions.*.{action},\
+             users.*.sessions.{session}.{action},users.{user}.sessions.{session},users.*.sessions.*,\
+             users.{user}.sessions.*,users.*.sessions.{session},users.{user},users.*"
+        ),
+        ["users", user, "sessions", action] => format!(
+            "users.{user}.sessions.{action},users.*.sessions.{action},users.{user}.sessions,users.*.sessions,users.{user},users.*"
+        ),
+        ["users", user, "update", field] => format!(
+            "users.{user}.update.{field},users.*.update.{field},users.{user}.update,users.*.update,users.{user},users.*"
+        ),
+        ["users", user, action] => {
+            format!("users.{user}.{action},users.*.{action},users.{user},users.*")
+        }
+        _ => base.to_owned(),
+    }
+}
+
+/// A User model as `json_encode` writes it: `\/` in URLs and `\u00e9` for é.
+fn user_body(user: &str, updated_at: &str, status: bool, labels: &[&str]) -> String {
+    let labels = labels
+        .iter()
+        .map(|l| format!("\"{l}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        r#"{{"$id":"{user}","$createdAt":"2026-08-01T10:00:00.000+00:00","$updatedAt":"{updated_at}","name":"Ren\u00e9e","password":"$argon2id$v=19$m=2048,t=4,p=3$abc","hash":"argon2","hashOptions":{{"type":"argon2"}},"registration":"2026-08-01T10:00:00.000+00:00","status":{status},"labels":[{labels}],"passwordUpdate":"","email":"renee@example.com","phone":"","emailVerification":true,"phoneVerification":false,"mfa":false,"prefs":{{"avatar":"https:\/\/cdn.example.com\/a.png"}},"targets":[],"accessedAt":"2026-08-02T08:00:00.000+00:00"}}"#
+    )
+}
+
+fn session_body(user: &str, session: &str) -> String {
+    format!(
+        r#"{{"$id":"{session}","$createdAt":"2026-08-01T10:00:00.000+00:00","$updatedAt":"2026-08-01T10:00:00.000+00:00","userId":"{user}","expire":"2027-08-01T10:00:00.000+00:00","provider":"email","providerUid":"jane@example.com","providerAccessToken":"","providerAccessTokenExpiry":"","providerRefreshToken":"","ip":"203.0.113.7","osCode":"AND","osName":"Android","osVersion":"14","clientType":"","clientCode":"","clientName":"","clientVersion":"","clientEngine":"","clientEngineVersion":"","deviceName":"smartphone","deviceBrand":"Google","deviceModel":"Pixel 8","countryCode":"de","countryName":"Germany","current":true,"factors":["password"],"secret":"","mfaUpdatedAt":""}}"#
+    )
+}
+
+struct Delivery {
+    events: String,
+    body: String,
+    signature: Option<String>,
+    basic: Option<(&'static str, &'static str)>,
+}
+
+impl Delivery {
+    fn new(base_event: &str, body: String) -> Self {
+        Self {
+            signature: Some(sign(URL, &body)),
+            events: expanded(base_event),
+            body,
+            basic: None,
+        }
+    }
+}
+
+async fn deliver(harness: &Harness, delivery: &Delivery) -> reqwest::Response {
+    let mut request = harness
+        .app
+        .client
+        .post(harness.app.url("/webhooks/appwrite"))
+        .header("content-type", "application/json")
+        .header(
+            "user-agent",
+            "Appwrite-Server v1.9.6. Please report abuse at security@appwrite.io",
+        )
+        .header("x-appwrite-webhook-id", "wh1")
+        .header("x-appwrite-webhook-name", "tokenmint")
+        .header("x-appwrite-webhook-project-id", "proj123")
+        .header("x-appwrite-webhook-user-id", "")
+        .header("x-appwrite-webhook-events", &delivery.events)
+        .body(delivery.body.clone());
+    if let Some(signature) = &delivery.signature {
+        request = request.header("x-appwrite-webhook-signature", signature);
+    }
+    if let Some((user, password)) = delivery.basic {
+        request = request.basic_auth(user, Some(password));
+    }
+    request.send().await.unwrap()
+}
+
+async fn start(backend: Backend) -> Harness {
+    Harness::start_with(backend, &[("TOKENMINT_APPWRITE_WEBHOOK_KEY", KEY)]).await
+}
+
+async fn assert_revoked(harness: &Harness, session: &Tokens, context: &str) {
+    let (_, error, _) = oauth_error(harness.app.refresh(&session.refresh_token).await).await;
+    assert_eq!(error, "invalid_grant", "{context}");
+}
+
+/// Logs a user in twice, from two Appwrite sessions; returns their (Appwrite session, tokens).
+async fn two_sessions(harness: &Harness, user: &str) -> Vec<(String, Tokens)> {
+    let mut sessions = Vec::new();
+    harness.appwrite.add_user(user);
+    for _ in 0..2 {
+        let (appwrite_session, _) = harness.appwrite.create_session(user);
+        let jwt = harness.appwrite.create_jwt(user, &appwrite_session);
+        let issued = tokens(
+            harness
+                .app
+                .exchange(crate::oauth_helpers::JWT_TYPE, &jwt, &[])
+                .await,
+        )
+        .await;
+        sessions.push((appwrite_session, issued));
+    }
+    sessions
+}
+
+async fn deleting_an_appwrite_session_revokes_only_the_sessions_made_from_it(backend: Backend) {
+    let harness = start(backend).await;
+    let sessions = two_sessions(&harness, "u1").await;
+    let (deleted, kept) = (&sessions[0], &sessions[1]);
+    let delivery = Delivery::new(
+        &format!("users.u1.sessions.{}.delete", deleted.0),
+        session_body("u1", &deleted.0),
+    );
+
+    let response = deliver(&harness, &delivery).await;
+
+    assert_eq!(response.status(), 200);
+    assert_revoked(&harness, &deleted.1, "the deleted Appwrite session").await;
+    tokens(harness.app.refresh(&kept.1.refresh_token).await).await;
+    let replay = deliver(&harness, &delivery).await;
+    assert_eq!(replay.status(), 200);
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["changed_sessions"],
+        0,
+        "a replay changes nothing"
+    );
+    assert_eq!(
+        harness
+            .count("select count(*) from audit_events where event = 'webhook.applied'")
+            .await,
+        1
+    );
+}
+
+async fn user_level_events_revoke_every_session(backend: Backend) {
+    let harness = start(backend).await;
+    let cases = [
+        (
+            "blocked",
+            "users.blocked.update.status",
+            user_body("blocked", "2026-08-03T10:00:00.000+00:00", false, &[]),
+            "appwrite_user_blocked",
+        ),
+        (
+            "deleted",
+            "users.deleted.delete",
+            user_body("deleted", "2026-08-03T10:00:00.000+00:00", true, &[]),
+            "appwrite_user_deleted",
+        ),
+        (
+            "password",
+            "users.password.update.password",
+            user_body("password", "2026-08-03T10:00:00.000+00:00", true, &[]),
+            "appwrite_password_changed",
+        ),
+        (
+            "logout-all",
+            "users.logout-all.sessions.delete",
+            user_body("logout-all", "2026-08-03T10:00:00.000+00:00", true, &[]),
+            "appwrite_sessions_deleted",
+        ),
+    ];
+    for (user, event, body, reason) in cases {
+        let sessions = two_sessions(&harness, user).await;
+        let response = deliver(&harness, &Delivery::new(event, body)).await;
+        assert_eq!(response.status(), 200, "{event}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["changed_sessions"],
+            2,
+            "{event}"
+        );
+        for (_, session) in &sessions {
+            assert_revoked(&harness, session, event).await;
+        }
+        let sid = harness
+            .app
+            .verify_access_token(&sessions[0].1.access_token, "api")
+            .await["sid"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let stored = harness
+            .db
+            .open()
+            .await
+            .store()
+            .find_session(sid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.revoked_reason.unwrap().as_str(), reason);
+    }
+    let unblocked = two_sessions(&harness, "unblocked").await;
+    let body = user_body("unblocked", "2026-08-03T10:00:00.000+00:00", true, &[]);
+    assert_eq!(
+        deliver(
+            &harness,
+            &Delivery::new("users.unblocked.update.status", body)
+        )
+        .await
+        .status(),
+        200
+    );
+    tokens(harness.app.refresh(&unblocked[0].1.refresh_token).await).await;
+}
+
+/// A label change reaches the next refreshed access token; an older delivery arriving late
+/// does not roll it back.
+async fn label_updates_reach_the_next_access_token_only_when_newer(backend: Backend) {
+    let harness = start(backend).await;
+    let issued = harness.login("u1").await;
+    let newer = user_body(
+        "u1",
+        "2026-09-01T10:00:00.000+00:00",
+        true,
+        &["admin", "beta"],
+    );
+    assert_eq!(
+        deliver(&harness, &Delivery::new("users.u1.update.labels", newer))
+            .await
+            .status(),
+        200
+    );
+
+    let refreshed = tokens(harness.app.refresh(&issued.refresh_token).await).await;
+    let claims = harness
+        .app
+        .verify_access_token(&refreshed.access_token, "api")
+        .await;
+    assert_eq!(claims["labels"], serde_json::json!(["admin", "beta"]));
+    assert_eq!(claims["name"], "Renée", "the \\u00e9 escape was decoded");
+
+    let older = user_body("u1", "2026-08-15T10:00:00.000+00:00", true, &["beta"]);
+    let stale = deliver(&harness, &Delivery::new("users.u1.update.labels", older)).await;
+    assert_eq!(stale.json::<Value>().await.unwrap()["changed_sessions"], 0);
+    let again = tokens(harness.app.refresh(&refreshed.refresh_token).await).await;
+    let claims = harness
+        .app
+        .verify_access_token(&again.access_token, "api")
+        .await;
+    assert_eq!(claims["labels"], serde_json::json!(["admin", "beta"]));
+}
+
+/// Missing or bad signatures, a body altered by one byte, another URL: 401, nothing changes.
+async fn unauthenticated_deliveries_are_refused_and_change_nothing(backend: Backend) {
+    let harness = start(backend).await;
+    let sessions = two_sessions(&harness, "u1").await;
+    let body = user_body("u1", "2026-08-03T10:00:00.000+00:00", true, &[]);
+    let good = Delivery::new("users.u1.delete", body.clone());
+    let mut altered = body.clone().into_bytes();
+    altered[10] ^= 1;
+    let attempts = [
+        (
+            "missing signature",
+            Delivery {
+                signature: None,
+                ..Delivery::new("users.u1.delete", body.clone())
+            },
+        ),
+        (
+            "garbage signature",
+            Delivery {
+                signature: Some("bm90IGl0".into()),
+                ..Delivery::new("users.u1.delete", body.clone())
+            },
+        ),
+        (
+            "altered body",
+            Delivery {
+                body: String::from_utf8(altered).unwrap(),
+                ..Delivery::new("users.u1.delete", body.clone())
+            },
+        ),
+        (
+            "other URL",
+            Delivery {
+                signature: Some(sign("https://evil.example.com/webhooks/appwrite", &body)),
+                ..Delivery::new("users.u1.delete", body.clone())
+            },
+        ),
+        (
+            "other key",
+            Delivery {
+                signature: Some({
+                    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"another-key");
+                    STANDARD.encode(hmac::sign(&key, format!("{URL}{body}").as_bytes()).as_ref())
+                }),
+                ..Delivery::new("users.u1.delete", body.clone())
+            },
+        ),
+    ];
+    for (case, delivery) in &attempts {
+        let response = deliver(&harness, delivery).await;
+        assert_eq!(response.status(), 401, "{case}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    for (_, session) in &sessions {
+        tokens(harness.app.refresh(&session.refresh_token).await).await;
+    }
+    assert_eq!(
+        harness
+            .count("select count(*) from sessions where revoked_at is not null")
+            .await,
+        0
+    );
+    assert_eq!(
+        deliver(&harness, &good).await.status(),
+        200,
+        "the genuine delivery still applies"
+    );
+}
+
+on_both_backends!(
+    deleting_an_appwrite_session_revokes_only_the_sessions_made_from_it,
+    user_level_events_revoke_every_session,
+    label_updates_reach_the_next_access_token_only_when_newer,
+    unauthenticated_deliveries_are_refused_and_change_nothing,
+);
+
+#[tokio::test]
+async fn unknown_events_are_ignored_with_200() {
+    let harness = start(Backend::Sqlite).await;
+    let issued = harness.login("u1").await;
+    let body = session_body("u1", "s9");
+    let response = deliver(
+        &harness,
+        &Delivery::new("users.u1.sessions.s9.create", body),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    tokens(harness.app.refresh(&issued.refresh_token).await).await;
+}
+
+#[tokio::test]
+async fn without_a_webhook_key_deliveries_are_refused_with_404() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let body = user_body("u1", "2026-08-03T10:00:00.000+00:00", true, &[]);
+    let response = deliver(&harness, &Delivery::new("users.u1.delete", body)).await;
+    assert_eq!(response.status(), 404);
+}
+
+/// Appwrite 1.9.6 signs the percent-decoded URL; `main` the URL as configured. Both pass.
+#[tokio::test]
+async fn both_url_forms_are_accepted() {
+    let configured = "http://localhost:8080/webhooks/appwrite?tenant=a%2Fb";
+    let harness = Harness::start_with(
+        Backend::Sqlite,
+        &[
+            ("TOKENMINT_APPWRITE_WEBHOOK_KEY", KEY),
+            ("TOKENMINT_APPWRITE_WEBHOOK_URL", configured),
+        ],
+    )
+    .await;
+    let body = user_body("u1", "2026-08-03T10:00:00.000+00:00", true, &[]);
+    for url in [
+        configured,
+        "http://localhost:8080/webhooks/appwrite?tenant=a/b",
+    ] {
+        let delivery = Delivery {
+            signature: Some(sign(url, &body)),
+            ..Delivery::new("users.u1.delete", body.clone())
+        };
+        assert_eq!(deliver(&harness, &delivery).await.status(), 200, "{url}");
+    }
+    let plain = Delivery {
+        signature: Some(sign(URL, &body)),
+        ..Delivery::new("users.u1.delete", body.clone())
+    };
+    assert_eq!(
+        deliver(&harness, &plain).await.status(),
+        401,
+        "not the configured URL"
+    );
+}
+
+#[tokio::test]
+async fn configured_basic_credentials_are_required() {
+    let harness = Harness::start_with(
+        Backend::Sqlite,
+        &[
+            ("TOKENMINT_APPWRITE_WEBHOOK_KEY", KEY),
+            ("TOKENMINT_APPWRITE_WEBHOOK_USERNAME", "appwrite"),
+            ("TOKENMINT_APPWRITE_WEBHOOK_PASSWORD", "s3cret"),
+        ],
+    )
+    .await;
+    let body = user_body("u1", "2026-08-03T10:00:00.000+00:00", true, &[]);
+    let without = Delivery::new("users.u1.delete", body.clone());
+    assert_eq!(deliver(&harness, &without).await.status(), 401);
+    let wrong = Delivery {
+        basic: Some(("appwrite", "guess")),
+        ..Delivery::new("users.u1.delete", body.clone())
+    };
+    assert_eq!(deliver(&harness, &wrong).await.status(), 401);
+    let right = Delivery {
+        basic: Some(("appwrite", "s3cret")),
+        ..Delivery::new("users.u1.delete", body)
+    };
+    assert_eq!(deliver(&harness, &right).await.status(), 200);
+}
