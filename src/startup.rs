@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::kek::Kek;
 use crate::domain::admin_keys::AdminKeys;
+use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::{TokenPolicy, TokenService};
 use crate::domain::keys::{KeyManager, KeyRing};
 use crate::domain::ports::IdentityProvider;
@@ -75,14 +76,20 @@ impl App {
             TokenPolicy::from_config(&config),
         );
         let store = database.store();
+        let access_ttl = TokenPolicy::from_config(&config).access_ttl;
         let state = AppState {
             admin_keys: AdminKeys::new(
                 Arc::clone(&store),
                 Arc::clone(&clock),
                 config.admin_key_cache_ttl,
             ),
-            sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock)),
-            webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock)),
+            sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
+            webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
+            feed: RevocationFeed::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                TokenPolicy::from_config(&config).idle_ttl,
+            ),
             key_manager: key_manager.clone(),
             config: Arc::new(config),
             store,
@@ -118,6 +125,7 @@ impl App {
             self.state.keys.clone(),
             self.state.config.key_reload_interval,
         ));
+        let purge = tokio::spawn(purge_expired(self.state.feed.clone()));
         let address = self.listener.local_addr()?;
         tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
         let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -125,6 +133,7 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         reload.abort();
+        purge.abort();
         self.database.close().await;
         tracing::info!("tokenmint stopped");
         served.context("the HTTP server failed")
@@ -218,6 +227,25 @@ async fn reload_keys(manager: KeyManager, ring: KeyRing, interval: std::time::Du
                 ring.replace(set);
             }
             Err(err) => tracing::error!(error = %err, "cannot reload the signing keys"),
+        }
+    }
+}
+
+/// Deletes expired rows in bounded batches: a pass every minute, repeated at once while a pass
+/// still finds work, so a backlog drains without one huge delete locking the tables.
+async fn purge_expired(feed: RevocationFeed) {
+    const PASS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(PASS_INTERVAL).await;
+        loop {
+            match feed.purge().await {
+                Ok(0) => break,
+                Ok(purged) => tracing::debug!(purged, "purged expired rows"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "purge failed; will retry");
+                    break;
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod admin_keys;
 pub mod audit;
 pub mod error;
 pub mod exchange;
+pub mod feed;
 pub mod grants;
 pub mod introspect;
 pub mod keys;

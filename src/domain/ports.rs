@@ -62,6 +62,32 @@ pub struct Rotation {
     pub now: DateTime<Utc>,
 }
 
+/// A revocation about to be written: why, when, and until when verifiers must hear of it
+/// (the revocation feed drops the entry once every access token it could affect has expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    /// Why.
+    pub reason: RevocationReason,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Until when the feed must carry it.
+    pub feed_until: DateTime<Utc>,
+}
+
+impl Revocation {
+    /// Slack added to the access-token lifetime, for verifiers' clock leeway.
+    const FEED_SLACK_SECONDS: i64 = 60;
+
+    /// A revocation at `at`, kept in the feed for `access_ttl` (plus slack).
+    pub fn new(reason: RevocationReason, at: DateTime<Utc>, access_ttl: chrono::Duration) -> Self {
+        Self {
+            reason,
+            at,
+            feed_until: at + access_ttl + chrono::Duration::seconds(Self::FEED_SLACK_SECONDS),
+        }
+    }
+}
+
 /// What a rotation attempt found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationResult {
@@ -84,6 +110,49 @@ pub struct SessionQuery {
     pub before: Option<Uuid>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// What the background purge may delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeCutoffs {
+    /// Feed entries that stopped mattering before this.
+    pub feed: DateTime<Utc>,
+    /// Sessions (with their refresh tokens) that ended before this.
+    pub sessions: DateTime<Utc>,
+    /// Refresh tokens used before this (kept until then for reuse detection).
+    pub used_tokens: DateTime<Utc>,
+}
+
+/// One entry of the revocation feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEntry {
+    /// A revoked session: reject access tokens with this `sid` until `until`.
+    Session {
+        /// The feed position.
+        id: i64,
+        /// The session.
+        sid: Uuid,
+        /// When the entry stops mattering.
+        until: DateTime<Utc>,
+    },
+    /// A user's not-before: reject their access tokens issued earlier.
+    User {
+        /// The feed position.
+        id: i64,
+        /// The user.
+        sub: String,
+        /// Tokens with `iat` before this are revoked.
+        not_before: DateTime<Utc>,
+    },
+}
+
+impl FeedEntry {
+    /// The feed position.
+    pub fn id(&self) -> i64 {
+        match self {
+            Self::Session { id, .. } | Self::User { id, .. } => *id,
+        }
+    }
 }
 
 /// Persistent state, with one implementation per database backend. Each method is one unit of
@@ -129,19 +198,17 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_session(
         &self,
         id: Uuid,
-        reason: RevocationReason,
-        now: DateTime<Utc>,
+        revocation: &Revocation,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
     /// Revokes every live session of a user and moves the user's not-before forward to the
-    /// second after `now` (so tokens issued within the current second are covered),
+    /// second after the revocation (so tokens issued within that second are covered),
     /// recording `audit` once per revoked session (with its id filled in). Returns their ids.
     async fn revoke_user_sessions(
         &self,
         user_id: &str,
-        reason: RevocationReason,
-        now: DateTime<Utc>,
+        revocation: &Revocation,
         audit: &AuditEvent,
     ) -> Result<Vec<Uuid>, StoreError>;
 
@@ -151,10 +218,20 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user_id: &str,
         appwrite_session_id: &str,
-        reason: RevocationReason,
-        now: DateTime<Utc>,
+        revocation: &Revocation,
         audit: &AuditEvent,
     ) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Feed entries with an id above `after` that still matter at `now`, oldest first.
+    async fn revocations_since(
+        &self,
+        after: i64,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<FeedEntry>, StoreError>;
+
+    /// Deletes up to `batch` rows of each kind past its cutoff; returns how many rows went.
+    async fn purge_expired(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64, StoreError>;
 
     /// The user's not-before, if one was set.
     async fn user_not_before(&self, user_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;

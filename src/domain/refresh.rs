@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::TokenError;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
-use super::ports::{RefreshTokenState, Rotation, RotationResult};
+use super::ports::{RefreshTokenState, Revocation, Rotation, RotationResult};
 use super::session::RevocationReason;
 use super::token::{RefreshToken, TokenHash, parse_scope};
 use crate::crypto::successor;
@@ -138,7 +138,11 @@ impl TokenService {
         );
         if self
             .store
-            .revoke_session(session.id, reason, now, &audit)
+            .revoke_session(
+                session.id,
+                &Revocation::new(reason, now, self.policy.access_ttl),
+                &audit,
+            )
             .await?
         {
             tracing::warn!(sid = %session.id, "refresh token reuse detected; session revoked");

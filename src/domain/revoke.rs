@@ -9,6 +9,7 @@ use super::access::verify_access_token;
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::TokenError;
 use super::grants::{TokenService, check_visible_ascii};
+use super::ports::Revocation;
 use super::session::RevocationReason;
 use super::token::RefreshToken;
 
@@ -47,7 +48,11 @@ impl TokenService {
         );
         if self
             .store
-            .revoke_session(session_id, reason, now, &audit)
+            .revoke_session(
+                session_id,
+                &Revocation::new(reason, now, self.policy.access_ttl),
+                &audit,
+            )
             .await?
         {
             tracing::info!(sid = %session_id, "session revoked by its holder");

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{Actor, AuditEvent, RequestContext};
-use super::ports::{SessionQuery, Store, StoreError};
+use super::ports::{Revocation, SessionQuery, Store, StoreError};
 use super::session::{RevocationReason, Session};
 use crate::clock::Clock;
 
@@ -39,12 +39,17 @@ pub struct RevokedAll {
 pub struct SessionAdmin {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    access_ttl: chrono::Duration,
 }
 
 impl SessionAdmin {
-    /// The service over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    /// The service over `store`; `access_ttl` bounds how long revocations stay in the feed.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, access_ttl: chrono::Duration) -> Self {
+        Self {
+            store,
+            clock,
+            access_ttl,
+        }
     }
 
     /// A user's sessions, newest first; live only unless `include_revoked`.
@@ -105,7 +110,9 @@ impl SessionAdmin {
             context,
             now,
         );
-        self.store.revoke_session(id, reason, now, &audit).await?;
+        self.store
+            .revoke_session(id, &Revocation::new(reason, now, self.access_ttl), &audit)
+            .await?;
         self.store.find_session(id).await
     }
 
@@ -130,7 +137,11 @@ impl SessionAdmin {
         audit.subject = None;
         let sessions = self
             .store
-            .revoke_user_sessions(user_id, reason, now, &audit)
+            .revoke_user_sessions(
+                user_id,
+                &Revocation::new(reason, now, self.access_ttl),
+                &audit,
+            )
             .await?;
         let not_before = self.store.user_not_before(user_id).await?.unwrap_or(now);
         Ok(RevokedAll {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::audit::{Actor, AuditEvent, RequestContext};
-use super::ports::{Store, StoreError};
+use super::ports::{Revocation, Store, StoreError};
 use super::session::{RevocationReason, UserSnapshot};
 use crate::clock::Clock;
 
@@ -45,12 +45,17 @@ pub enum WebhookAction {
 pub struct WebhookHandler {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    access_ttl: chrono::Duration,
 }
 
 impl WebhookHandler {
-    /// The handler over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    /// The handler over `store`; `access_ttl` bounds how long revocations stay in the feed.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, access_ttl: chrono::Duration) -> Self {
+        Self {
+            store,
+            clock,
+            access_ttl,
+        }
     }
 
     /// Applies `action` for delivery `event`; returns how many sessions it changed.
@@ -67,7 +72,11 @@ impl WebhookHandler {
                 let audit = revoked_event(&user_id, reason, context, now);
                 let revoked = self
                     .store
-                    .revoke_user_sessions(&user_id, reason, now, &audit)
+                    .revoke_user_sessions(
+                        &user_id,
+                        &Revocation::new(reason, now, self.access_ttl),
+                        &audit,
+                    )
                     .await?;
                 (user_id, revoked.len())
             }
@@ -79,7 +88,12 @@ impl WebhookHandler {
                 let audit = revoked_event(&user_id, reason, context, now);
                 let revoked = self
                     .store
-                    .revoke_appwrite_session(&user_id, &appwrite_session_id, reason, now, &audit)
+                    .revoke_appwrite_session(
+                        &user_id,
+                        &appwrite_session_id,
+                        &Revocation::new(reason, now, self.access_ttl),
+                        &audit,
+                    )
                     .await?;
                 (user_id, revoked.len())
             }

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod error;
 mod extract;
+mod feed;
 mod health;
 mod me;
 mod oauth;
@@ -27,6 +28,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::admin_keys::AdminKeys;
+use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::TokenService;
 use crate::domain::keys::{KeyManager, KeyRing};
 use crate::domain::ports::Store;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub key_manager: KeyManager,
     /// Appwrite webhook actions.
     pub webhooks: WebhookHandler,
+    /// The revocation feed.
+    pub feed: RevocationFeed,
 }
 
 /// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
@@ -86,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/introspect", post(oauth::introspect_token))
         .route("/v1/me/sessions", get(me::list_my_sessions))
         .route("/v1/me/sessions/{id}", delete(me::revoke_my_session))
+        .route("/v1/revocations", get(feed::get_revocations))
         .route(
             "/webhooks/appwrite",
             post(webhooks::receive_appwrite_webhook),

@@ -13,18 +13,23 @@ use super::error::store_error;
 use super::rows::{
     AdminKeyRow, AuditRow, RefreshTokenRow, SessionRow, claims_json, snapshot_json, uuids,
 };
-use super::rows::{SigningKeyRow, records};
+use super::rows::{FeedRow, SigningKeyRow, records};
 use super::store_impl::not_before_after;
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::StoreError;
-use crate::domain::ports::{RefreshTokenState, Rotation, RotationResult, SessionQuery};
-use crate::domain::session::{RevocationReason, Session, UserSnapshot};
+use crate::domain::ports::{
+    FeedEntry, PurgeCutoffs, RefreshTokenState, Revocation, Rotation, RotationResult, SessionQuery,
+};
+use crate::domain::session::{Session, UserSnapshot};
 use crate::domain::token::TokenHash;
 
 /// The embedded PostgreSQL migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The advisory-lock key that serialises revocation-feed writers (see `sql::LOCK_FEED`).
+pub const FEED_LOCK_KEY: i64 = 7_305_135_110_520_627_025;
 
 /// How long a request waits for a pooled connection before the database counts as
 /// unavailable: short, so clients get a quick 503 instead of a hang.
@@ -173,6 +178,39 @@ from admin_keys order by created_at, admin_key_id";
 
     pub const REVOKE_ADMIN_KEY: &str = "\
 update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is null";
+
+    /// Serialises feed writers for the rest of the transaction (see `publish_sessions`).
+    pub const LOCK_FEED: &str = "select pg_advisory_xact_lock(7305135110520627025)";
+
+    #[test]
+    fn the_feed_lock_uses_the_published_key() {
+        assert!(LOCK_FEED.contains(&super::FEED_LOCK_KEY.to_string()));
+    }
+
+    pub const INSERT_SESSION_REVOCATION: &str = "\
+insert into revocations (kind, session_id, created_at, expires_at) values ('session', $1::uuid, $2, $3)";
+
+    pub const INSERT_USER_REVOCATION: &str = "\
+insert into revocations (kind, user_id, not_before, created_at, expires_at) values ('user', $1, $2, $3, $4)";
+
+    pub const REVOCATIONS_SINCE: &str = "\
+select revocation_id, kind, session_id::text as session_id, user_id, not_before, expires_at
+from revocations
+where revocation_id > $1 and expires_at > $2
+order by revocation_id
+limit $3";
+
+    pub const PURGE_REVOCATIONS: &str = "\
+delete from revocations where revocation_id in
+    (select revocation_id from revocations where expires_at <= $1 limit $2)";
+
+    pub const PURGE_SESSIONS: &str = "\
+delete from sessions where session_id in
+    (select session_id from sessions where least(absolute_expires_at, idle_expires_at) <= $1 limit $2)";
+
+    pub const PURGE_USED_TOKENS: &str = "\
+delete from refresh_tokens where token_hash in
+    (select token_hash from refresh_tokens where used_at <= $1 limit $2)";
 }
 
 super::store_impl::impl_store!(PgStore, sqlx::Postgres, sql);

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::AuditRecord;
 use crate::domain::keys::{SigningAlgorithm, SigningKeyRecord};
-use crate::domain::ports::{RefreshTokenState, StoreError};
+use crate::domain::ports::{FeedEntry, RefreshTokenState, StoreError};
 use crate::domain::session::{Session, UserSnapshot};
 
 /// A unix-seconds column as a time.
@@ -226,4 +226,41 @@ pub(crate) fn uuids(ids: Vec<String>) -> Result<Vec<uuid::Uuid>, StoreError> {
 /// A claims snapshot as stored JSON.
 pub(crate) fn snapshot_json(snapshot: &UserSnapshot) -> Result<String, StoreError> {
     serde_json::to_string(snapshot).map_err(|err| StoreError::Query(Box::new(err)))
+}
+
+/// One row of `revocations`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FeedRow {
+    pub revocation_id: i64,
+    pub kind: String,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub not_before: Option<i64>,
+    pub expires_at: i64,
+}
+
+impl TryFrom<FeedRow> for FeedEntry {
+    type Error = StoreError;
+
+    fn try_from(row: FeedRow) -> Result<Self, Self::Error> {
+        let corrupt = || StoreError::Corrupt(format!("revocation {}", row.revocation_id));
+        match (
+            row.kind.as_str(),
+            &row.session_id,
+            &row.user_id,
+            row.not_before,
+        ) {
+            ("session", Some(sid), _, _) => Ok(Self::Session {
+                id: row.revocation_id,
+                sid: sid.parse().map_err(|_| corrupt())?,
+                until: time(row.expires_at)?,
+            }),
+            ("user", _, Some(sub), Some(not_before)) => Ok(Self::User {
+                id: row.revocation_id,
+                sub: sub.clone(),
+                not_before: time(not_before)?,
+            }),
+            _ => Err(corrupt()),
+        }
+    }
 }

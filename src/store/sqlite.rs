@@ -18,14 +18,16 @@ use super::error::store_error;
 use super::rows::{
     AdminKeyRow, AuditRow, RefreshTokenRow, SessionRow, claims_json, snapshot_json, uuids,
 };
-use super::rows::{SigningKeyRow, records};
+use super::rows::{FeedRow, SigningKeyRow, records};
 use super::store_impl::not_before_after;
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::StoreError;
-use crate::domain::ports::{RefreshTokenState, Rotation, RotationResult, SessionQuery};
-use crate::domain::session::{RevocationReason, Session, UserSnapshot};
+use crate::domain::ports::{
+    FeedEntry, PurgeCutoffs, RefreshTokenState, Revocation, Rotation, RotationResult, SessionQuery,
+};
+use crate::domain::session::{Session, UserSnapshot};
 use crate::domain::token::TokenHash;
 
 /// The embedded SQLite migrations.
@@ -190,6 +192,34 @@ from admin_keys order by created_at, admin_key_id";
 
     pub const REVOKE_ADMIN_KEY: &str = "\
 update admin_keys set revoked_at = ?2 where admin_key_id = ?1 and revoked_at is null";
+
+    /// `BEGIN IMMEDIATE` already serialises writers; nothing more to take.
+    pub const LOCK_FEED: &str = "select 1";
+
+    pub const INSERT_SESSION_REVOCATION: &str = "\
+insert into revocations (kind, session_id, created_at, expires_at) values ('session', ?1, ?2, ?3)";
+
+    pub const INSERT_USER_REVOCATION: &str = "\
+insert into revocations (kind, user_id, not_before, created_at, expires_at) values ('user', ?1, ?2, ?3, ?4)";
+
+    pub const REVOCATIONS_SINCE: &str = "\
+select revocation_id, kind, session_id, user_id, not_before, expires_at
+from revocations
+where revocation_id > ?1 and expires_at > ?2
+order by revocation_id
+limit ?3";
+
+    pub const PURGE_REVOCATIONS: &str = "\
+delete from revocations where revocation_id in
+    (select revocation_id from revocations where expires_at <= ?1 limit ?2)";
+
+    pub const PURGE_SESSIONS: &str = "\
+delete from sessions where session_id in
+    (select session_id from sessions where min(absolute_expires_at, idle_expires_at) <= ?1 limit ?2)";
+
+    pub const PURGE_USED_TOKENS: &str = "\
+delete from refresh_tokens where token_hash in
+    (select token_hash from refresh_tokens where used_at <= ?1 limit ?2)";
 }
 
 super::store_impl::impl_store!(SqliteStore, sqlx::Sqlite, sql);

@@ -34,6 +34,29 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Adds revoked sessions to the feed. Feed writers are serialised (`LOCK_FEED`) so
+        /// that entry ids become visible in id order and a reader's cursor never skips one.
+        async fn publish_sessions(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            ids: &[Uuid],
+            revocation: &Revocation,
+        ) -> Result<(), StoreError> {
+            sqlx::query($sql::LOCK_FEED)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_error)?;
+            for id in ids {
+                sqlx::query($sql::INSERT_SESSION_REVOCATION)
+                    .bind(id.to_string())
+                    .bind(revocation.at.timestamp())
+                    .bind(revocation.feed_until.timestamp())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl crate::domain::ports::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -172,15 +195,14 @@ macro_rules! impl_store {
             async fn revoke_session(
                 &self,
                 id: Uuid,
-                reason: RevocationReason,
-                now: DateTime<Utc>,
+                revocation: &Revocation,
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await.map_err(store_error)?;
                 let revoked = sqlx::query($sql::REVOKE_SESSION)
                     .bind(id.to_string())
-                    .bind(now.timestamp())
-                    .bind(reason.as_str())
+                    .bind(revocation.at.timestamp())
+                    .bind(revocation.reason.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
@@ -188,6 +210,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 insert_audit(&mut tx, audit).await?;
+                publish_sessions(&mut tx, &[id], revocation).await?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(true)
             }
@@ -195,21 +218,21 @@ macro_rules! impl_store {
             async fn revoke_user_sessions(
                 &self,
                 user_id: &str,
-                reason: RevocationReason,
-                now: DateTime<Utc>,
+                revocation: &Revocation,
                 audit: &AuditEvent,
             ) -> Result<Vec<Uuid>, StoreError> {
                 let mut tx = self.begin_write().await.map_err(store_error)?;
                 let ids: Vec<String> = sqlx::query_scalar($sql::REVOKE_USER_SESSIONS)
                     .bind(user_id)
-                    .bind(now.timestamp())
-                    .bind(reason.as_str())
+                    .bind(revocation.at.timestamp())
+                    .bind(revocation.reason.as_str())
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(store_error)?;
+                let not_before = not_before_after(revocation.at);
                 sqlx::query($sql::RAISE_NOT_BEFORE)
                     .bind(user_id)
-                    .bind(not_before_after(now))
+                    .bind(not_before)
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
@@ -219,6 +242,15 @@ macro_rules! impl_store {
                     event.session_id = Some(*id);
                     insert_audit(&mut tx, &event).await?;
                 }
+                publish_sessions(&mut tx, &ids, revocation).await?;
+                sqlx::query($sql::INSERT_USER_REVOCATION)
+                    .bind(user_id)
+                    .bind(not_before)
+                    .bind(revocation.at.timestamp())
+                    .bind(revocation.feed_until.timestamp() + 1)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(ids)
             }
@@ -227,15 +259,14 @@ macro_rules! impl_store {
                 &self,
                 user_id: &str,
                 appwrite_session_id: &str,
-                reason: RevocationReason,
-                now: DateTime<Utc>,
+                revocation: &Revocation,
                 audit: &AuditEvent,
             ) -> Result<Vec<Uuid>, StoreError> {
                 let mut tx = self.begin_write().await.map_err(store_error)?;
                 let ids: Vec<String> = sqlx::query_scalar($sql::REVOKE_APPWRITE_SESSION)
                     .bind(user_id)
-                    .bind(now.timestamp())
-                    .bind(reason.as_str())
+                    .bind(revocation.at.timestamp())
+                    .bind(revocation.reason.as_str())
                     .bind(appwrite_session_id)
                     .fetch_all(&mut *tx)
                     .await
@@ -246,8 +277,48 @@ macro_rules! impl_store {
                     event.session_id = Some(*id);
                     insert_audit(&mut tx, &event).await?;
                 }
+                publish_sessions(&mut tx, &ids, revocation).await?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(ids)
+            }
+
+            async fn revocations_since(
+                &self,
+                after: i64,
+                now: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<FeedEntry>, StoreError> {
+                let rows: Vec<FeedRow> = sqlx::query_as($sql::REVOCATIONS_SINCE)
+                    .bind(after)
+                    .bind(now.timestamp())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                records(rows)
+            }
+
+            async fn purge_expired(
+                &self,
+                cutoffs: &PurgeCutoffs,
+                batch: u32,
+            ) -> Result<u64, StoreError> {
+                let mut purged = 0;
+                let statements = [
+                    ($sql::PURGE_REVOCATIONS, cutoffs.feed),
+                    ($sql::PURGE_SESSIONS, cutoffs.sessions),
+                    ($sql::PURGE_USED_TOKENS, cutoffs.used_tokens),
+                ];
+                for (statement, cutoff) in statements {
+                    let result = sqlx::query(statement)
+                        .bind(cutoff.timestamp())
+                        .bind(i64::from(batch))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(store_error)?;
+                    purged += result.rows_affected();
+                }
+                Ok(purged)
             }
 
             async fn user_not_before(

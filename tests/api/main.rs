@@ -13,6 +13,7 @@ mod admin;
 mod cli;
 mod discovery;
 mod exchange;
+mod feed;
 mod health;
 mod introspect;
 mod jwks;

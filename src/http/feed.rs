@@ -1,0 +1,47 @@
+//! `GET /v1/revocations?since=CURSOR`: the revocation feed for verifiers.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use super::error::Problem;
+use crate::domain::feed::FeedCursor;
+use crate::domain::ports::FeedEntry;
+
+/// Answers `{"cursor", "sessions": [{"sid","exp"}], "users": [{"sub","not_before"}], "more"}`.
+pub async fn get_revocations(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let since = match params.get("since").filter(|s| !s.is_empty()) {
+        None => FeedCursor::default(),
+        Some(text) => FeedCursor::parse(text).ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail("since is not a cursor this feed issued")
+        })?,
+    };
+    let page = state.feed.since(since).await?;
+    let mut sessions = Vec::new();
+    let mut users = Vec::new();
+    for entry in &page.entries {
+        match entry {
+            FeedEntry::Session { sid, until, .. } => {
+                sessions.push(json!({ "sid": sid.to_string(), "exp": until.timestamp() }))
+            }
+            FeedEntry::User {
+                sub, not_before, ..
+            } => users.push(json!({ "sub": sub, "not_before": not_before.timestamp() })),
+        }
+    }
+    let body = json!({ "cursor": page.cursor.encode(), "sessions": sessions, "users": users, "more": page.more });
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
