@@ -1,4 +1,4 @@
-//! The command line: `tokenmint [serve]`, `migrate`, `keys list|rotate`, `admin-keys
+//! The command line: `tokenmint [serve]`, `migrate`, `keys list|rotate|revoke`, `admin-keys
 //! create|list|revoke`, `sessions list|revoke`. Commands use the same
 //! configuration, store and domain services as the HTTP API.
 
@@ -115,6 +115,13 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a key at once (emergency: it leaked). It leaves the JWKS immediately; if it was
+    /// signing, the `next` key, or a new key, signs from now on. Verifiers reject its tokens
+    /// once they refetch the JWKS.
+    Revoke {
+        /// The key id.
+        kid: String,
+    },
     /// Create the `next` key: published in the JWKS at once, signing after two JWKS cache
     /// lifetimes. Does nothing if a `next` key already exists.
     Rotate {
@@ -144,6 +151,23 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
         Command::Keys(KeysCommand::List { json }) => {
             let keys = key_manager(&config).await?.list().await?;
             print_keys(&keys, json)
+        }
+        Command::Keys(KeysCommand::Revoke { kid }) => {
+            let manager = key_manager(&config).await?;
+            if manager
+                .revoke(
+                    &kid,
+                    config.signing_alg,
+                    Actor::System,
+                    &RequestContext::default(),
+                )
+                .await?
+            {
+                println!("revoked key {kid}; it is no longer published and no longer signs");
+                Ok(())
+            } else {
+                anyhow::bail!("no signing key {kid}")
+            }
         }
         Command::Keys(KeysCommand::Rotate { alg }) => {
             let manager = key_manager(&config).await?;

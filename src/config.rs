@@ -256,6 +256,15 @@ impl Config {
 
     fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
         let config = Self::parse_all(raw)?;
+        if config.key_rotation <= config.jwks_max_age * 2 {
+            return Err(ConfigError::Invalid {
+                variable: "TOKENMINT_KEY_ROTATION",
+                problem:
+                    "must be longer than twice TOKENMINT_JWKS_MAX_AGE: a new key is published \
+                          that long before it signs"
+                        .into(),
+            });
+        }
         if config.appwrite_webhook_username.is_some() != config.appwrite_webhook_password.is_some()
         {
             return Err(ConfigError::Invalid {
@@ -622,6 +631,20 @@ mod tests {
             let message = load(&[(variable, value)]).unwrap_err().to_string();
             assert!(message.starts_with(variable), "{message}");
         }
+    }
+
+    #[test]
+    fn rotation_must_outlast_two_jwks_lifetimes() {
+        let env = [
+            ("TOKENMINT_KEY_ROTATION", "10m"),
+            ("TOKENMINT_JWKS_MAX_AGE", "5m"),
+        ];
+        assert_eq!(error_variable(&env), "TOKENMINT_KEY_ROTATION");
+        let env = [
+            ("TOKENMINT_KEY_ROTATION", "11m"),
+            ("TOKENMINT_JWKS_MAX_AGE", "5m"),
+        ];
+        assert!(load(&env).is_ok());
     }
 
     #[test]

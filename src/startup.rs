@@ -17,7 +17,7 @@ use crate::crypto::kek::Kek;
 use crate::domain::admin_keys::AdminKeys;
 use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::{TokenPolicy, TokenService};
-use crate::domain::keys::{KeyManager, KeyRing};
+use crate::domain::keys::{KeyManager, KeyRing, RotationPolicy, SigningAlgorithm};
 use crate::domain::ports::IdentityProvider;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
@@ -42,12 +42,18 @@ impl App {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let database = open_database(&config).await?;
         let kek = key_encryption_key(&config, &database)?;
+        let rotation = RotationPolicy {
+            rotation: chrono::Duration::from_std(config.key_rotation)
+                .unwrap_or(chrono::Duration::MAX),
+            access_ttl: TokenPolicy::from_config(&config).access_ttl,
+        };
         let key_manager = KeyManager::new(
             database.store(),
             kek,
             Arc::clone(&clock),
             config.jwks_max_age,
-        );
+        )
+        .with_rotation(rotation);
         if let Some(created) = key_manager
             .ensure_active_key(config.signing_alg)
             .await
@@ -120,9 +126,21 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let reload = tokio::spawn(reload_keys(
+        let listener = self.database.key_change_listener().await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cannot listen for key changes; relying on the periodic reload");
+            None
+        });
+        let listen = listener.map(|l| {
+            tokio::spawn(follow_key_changes(
+                l,
+                self.key_manager.clone(),
+                self.state.keys.clone(),
+            ))
+        });
+        let reload = tokio::spawn(maintain_keys(
             self.key_manager,
             self.state.keys.clone(),
+            self.state.config.signing_alg,
             self.state.config.key_reload_interval,
         ));
         let purge = tokio::spawn(purge_expired(self.state.feed.clone()));
@@ -133,6 +151,9 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         reload.abort();
+        if let Some(listen) = listen {
+            listen.abort();
+        }
         purge.abort();
         self.database.close().await;
         tracing::info!("tokenmint stopped");
@@ -207,27 +228,59 @@ pub fn key_encryption_key(config: &Config, database: &Database) -> anyhow::Resul
     Ok(kek)
 }
 
-/// Re-reads the key set periodically, so keys created or rotated by another process (the CLI,
-/// another replica) are published and used without a restart. A failed reload keeps the
-/// current set: better to keep signing with a known key than to stop.
-async fn reload_keys(manager: KeyManager, ring: KeyRing, interval: std::time::Duration) {
+/// The key lifecycle on a timer: a rotation pass (see `KeyManager::rotate_if_due`; safe on
+/// every replica at once), then a reload of the key set, so keys created or rotated anywhere
+/// are published and used without a restart. A failed pass keeps the current set: better to
+/// keep signing with a known key than to stop.
+async fn maintain_keys(
+    manager: KeyManager,
+    ring: KeyRing,
+    algorithm: SigningAlgorithm,
+    interval: std::time::Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        match manager.load().await {
-            Ok(set) => {
-                if set.jwks_digest() != ring.current().jwks_digest() {
-                    tracing::info!(
-                        keys = set.published().len(),
-                        "signing keys changed; reloaded"
-                    );
-                }
-                ring.replace(set);
-            }
-            Err(err) => tracing::error!(error = %err, "cannot reload the signing keys"),
+        match manager.rotate_if_due(algorithm).await {
+            Ok(changes) if changes.any() => tracing::info!(?changes, "signing keys rotated"),
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = %err, "key rotation pass failed"),
         }
+        reload_keys(&manager, &ring).await;
+    }
+}
+
+/// Reloads the key set as soon as another replica announces a change (PostgreSQL only).
+async fn follow_key_changes(
+    mut listener: crate::store::KeyChangeListener,
+    manager: KeyManager,
+    ring: KeyRing,
+) {
+    loop {
+        match listener.changed().await {
+            Ok(()) => reload_keys(&manager, &ring).await,
+            Err(err) => {
+                tracing::warn!(error = %err, "key-change listener interrupted");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn reload_keys(manager: &KeyManager, ring: &KeyRing) {
+    match manager.load().await {
+        Ok(set) => {
+            if set.jwks_digest() != ring.current().jwks_digest() {
+                tracing::info!(
+                    keys = set.published().len(),
+                    "signing keys changed; reloaded"
+                );
+            }
+            ring.replace(set);
+        }
+        Err(err) => tracing::error!(error = %err, "cannot reload the signing keys"),
     }
 }
 

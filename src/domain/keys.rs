@@ -243,13 +243,46 @@ pub enum NextKey {
     AlreadyExists(SigningKeyRecord),
 }
 
-/// Creates, lists and loads signing keys.
+/// How keys rotate: how long a key signs, how long verifiers cache the JWKS, and how long the
+/// tokens a retired key signed may still be presented.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationPolicy {
+    /// `TOKENMINT_KEY_ROTATION`: how long a key signs before the next one takes over.
+    pub rotation: chrono::Duration,
+    /// `TOKENMINT_ACCESS_TOKEN_TTL`: a retired key stays published this long (plus slack).
+    pub access_ttl: chrono::Duration,
+}
+
+/// What one lifecycle pass changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LifecycleChanges {
+    /// A `next` key was created.
+    pub created: Option<String>,
+    /// This key started signing.
+    pub promoted: Option<String>,
+    /// These retired keys left the JWKS.
+    pub removed: Vec<String>,
+}
+
+impl LifecycleChanges {
+    /// Whether anything changed.
+    pub fn any(&self) -> bool {
+        self.created.is_some() || self.promoted.is_some() || !self.removed.is_empty()
+    }
+}
+
+/// Slack added to the access-token lifetime before a retired key leaves the JWKS, for
+/// verifiers' clock leeway.
+const RETIRED_SLACK_SECONDS: i64 = 120;
+
+/// Creates, lists, rotates, revokes and loads signing keys.
 #[derive(Clone)]
 pub struct KeyManager {
     store: Arc<dyn Store>,
     kek: Kek,
     clock: Arc<dyn Clock>,
     jwks_max_age: chrono::Duration,
+    rotation: Option<RotationPolicy>,
 }
 
 impl KeyManager {
@@ -266,7 +299,106 @@ impl KeyManager {
             kek,
             clock,
             jwks_max_age: chrono::Duration::from_std(jwks_max_age).unwrap_or(chrono::Duration::MAX),
+            rotation: None,
         }
+    }
+
+    /// The same manager, rotating automatically under `policy` in [`KeyManager::rotate_if_due`].
+    pub fn with_rotation(mut self, policy: RotationPolicy) -> Self {
+        self.rotation = Some(policy);
+        self
+    }
+
+    /// One lifecycle pass, safe to run on every replica at once: creates the `next` key when
+    /// the active one is due to hand over within two JWKS lifetimes (the unique index allows
+    /// one), promotes it once its time has come (under the key lock, re-checked, so once), and
+    /// removes retired keys whose tokens have all expired. Tells the other replicas when
+    /// anything changed.
+    pub async fn rotate_if_due(
+        &self,
+        algorithm: SigningAlgorithm,
+    ) -> Result<LifecycleChanges, KeyError> {
+        let Some(policy) = self.rotation else {
+            return Ok(LifecycleChanges::default());
+        };
+        let now = self.clock.now();
+        let keys = self.store.signing_keys().await?;
+        let mut changes = LifecycleChanges::default();
+        let active = keys.iter().find(|k| k.state == KeyState::Active);
+        let has_next = keys.iter().any(|k| k.state == KeyState::Next);
+        let handover_due = active.is_some_and(|key| {
+            let signing_since = key.activates_at.unwrap_or(key.created_at);
+            signing_since + policy.rotation - self.jwks_max_age * 2 <= now
+        });
+        if handover_due
+            && !has_next
+            && let NextKey::Created(key) = self
+                .create_next_key(algorithm, Actor::System, &RequestContext::default())
+                .await?
+        {
+            changes.created = Some(key.kid);
+        }
+        let publish_until =
+            now + policy.access_ttl + chrono::Duration::seconds(RETIRED_SLACK_SECONDS);
+        if let Some(kid) = self.store.promote_next_key(now, publish_until).await? {
+            self.audit("key.rotated", &kid, "scheduled", now).await?;
+            changes.promoted = Some(kid);
+        }
+        for kid in self.store.remove_retired_keys(now).await? {
+            self.audit("key.removed", &kid, "tokens expired", now)
+                .await?;
+            changes.removed.push(kid);
+        }
+        if changes.any() {
+            self.store.notify_keys_changed().await?;
+        }
+        Ok(changes)
+    }
+
+    /// Emergency removal of `kid`, effective at once: it leaves the JWKS, and if it was
+    /// signing, the `next` key (or a new key of `algorithm`) signs from now on. Returns `false`
+    /// for an unknown kid.
+    pub async fn revoke(
+        &self,
+        kid: &str,
+        algorithm: SigningAlgorithm,
+        actor: Actor,
+        context: &RequestContext,
+    ) -> Result<bool, KeyError> {
+        self.load().await?; // proves the KEK before adding a replacement
+        let now = self.clock.now();
+        let replacement = self
+            .generate_record(algorithm, KeyState::Active, Some(now))
+            .await?;
+        if !self
+            .store
+            .revoke_signing_key(kid, now, &replacement)
+            .await?
+        {
+            return Ok(false);
+        }
+        let audit = AuditEvent::about("key.revoked", actor, kid, Some("emergency"), context, now);
+        self.store.record_audit(&audit).await?;
+        self.store.notify_keys_changed().await?;
+        Ok(true)
+    }
+
+    async fn audit(
+        &self,
+        event: &'static str,
+        kid: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), KeyError> {
+        let audit = AuditEvent::about(
+            event,
+            Actor::System,
+            kid,
+            Some(reason),
+            &RequestContext::default(),
+            now,
+        );
+        Ok(self.store.record_audit(&audit).await?)
     }
 
     /// Makes sure a key is active, creating one with `algorithm` when none is. Returns the
@@ -327,6 +459,7 @@ impl KeyManager {
                 self.clock.now(),
             );
             self.store.record_audit(&audit).await?;
+            self.store.notify_keys_changed().await?;
             return Ok(NextKey::Created(record));
         }
         // Another process created one between our read and our insert.

@@ -170,6 +170,31 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
+    /// Under the key lock: if the `next` key may sign at `now`, retires the active key
+    /// (published until `publish_until`) and activates the next one. Returns the newly active
+    /// kid, or `None` when no promotion was due (including when another replica just did it).
+    async fn promote_next_key(
+        &self,
+        now: DateTime<Utc>,
+        publish_until: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Deletes retired keys whose tokens have all expired. Returns their kids.
+    async fn remove_retired_keys(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+
+    /// Emergency removal, under the key lock: deletes `kid` at once. When it was the active
+    /// key, the `next` key takes over immediately, or `replacement` when there is none.
+    /// Returns `false` (writing nothing) for an unknown kid.
+    async fn revoke_signing_key(
+        &self,
+        kid: &str,
+        now: DateTime<Utc>,
+        replacement: &SigningKeyRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// Tells other replicas that the keys changed (PostgreSQL `NOTIFY`; nothing on SQLite).
+    async fn notify_keys_changed(&self) -> Result<(), StoreError>;
+
     /// Creates a session with its first refresh token (expiring with the session) and records
     /// `audit`, atomically.
     async fn create_session(

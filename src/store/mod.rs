@@ -80,11 +80,38 @@ impl Database {
         }
     }
 
+    /// A listener for key changes announced by other replicas: PostgreSQL only (`None` on
+    /// SQLite, a single node, where the periodic reload suffices).
+    pub async fn key_change_listener(&self) -> Result<Option<KeyChangeListener>, StoreError> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+            .await
+            .map_err(error::store_error)?;
+        listener
+            .listen(postgres::KEYS_CHANNEL)
+            .await
+            .map_err(error::store_error)?;
+        Ok(Some(KeyChangeListener(listener)))
+    }
+
     /// Closes every pooled connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match &self.backend {
             Backend::Postgres(pool) => pool.close().await,
             Backend::Sqlite { pool, .. } => pool.close().await,
         }
+    }
+}
+
+/// Notifications that another replica changed the signing keys.
+pub struct KeyChangeListener(sqlx::postgres::PgListener);
+
+impl KeyChangeListener {
+    /// Waits for the next change. After a lost connection it reconnects by itself (changes
+    /// announced meanwhile are caught by the periodic reload).
+    pub async fn changed(&mut self) -> Result<(), StoreError> {
+        self.0.recv().await.map(|_| ()).map_err(error::store_error)
     }
 }

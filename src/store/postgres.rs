@@ -31,6 +31,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 /// The advisory-lock key that serialises revocation-feed writers (see `sql::LOCK_FEED`).
 pub const FEED_LOCK_KEY: i64 = 7_305_135_110_520_627_025;
 
+/// The `NOTIFY` channel announcing key changes (see `sql::NOTIFY_KEYS`).
+pub const KEYS_CHANNEL: &str = "tokenmint_keys";
+
 /// How long a request waits for a pooled connection before the database counts as
 /// unavailable: short, so clients get a quick 503 instead of a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -211,6 +214,27 @@ delete from sessions where session_id in
     pub const PURGE_USED_TOKENS: &str = "\
 delete from refresh_tokens where token_hash in
     (select token_hash from refresh_tokens where used_at <= $1 limit $2)";
+
+    /// Serialises key-lifecycle changes across replicas for the rest of the transaction.
+    pub const LOCK_KEYS: &str = "select pg_advisory_xact_lock(7305135110520627026)";
+
+    pub const DUE_NEXT_KEY: &str = "\
+select kid from signing_keys where state = 'next' and activates_at <= $1";
+
+    pub const NEXT_KEY: &str = "select kid from signing_keys where state = 'next'";
+
+    pub const RETIRE_ACTIVE_KEY: &str = "\
+update signing_keys set state = 'retired', retired_at = $1, publish_until = $2 where state = 'active'";
+
+    pub const ACTIVATE_KEY: &str = "\
+update signing_keys set state = 'active', activates_at = $2 where kid = $1";
+
+    pub const REMOVE_RETIRED_KEYS: &str = "\
+delete from signing_keys where state = 'retired' and publish_until <= $1 returning kid";
+
+    pub const DELETE_KEY: &str = "delete from signing_keys where kid = $1 returning state";
+
+    pub const NOTIFY_KEYS: &str = "select pg_notify('tokenmint_keys', '')";
 }
 
 super::store_impl::impl_store!(PgStore, sqlx::Postgres, sql);

@@ -220,6 +220,27 @@ delete from sessions where session_id in
     pub const PURGE_USED_TOKENS: &str = "\
 delete from refresh_tokens where token_hash in
     (select token_hash from refresh_tokens where used_at <= ?1 limit ?2)";
+
+    /// `BEGIN IMMEDIATE` already serialises writers; nothing more to take.
+    pub const LOCK_KEYS: &str = "select 1";
+
+    pub const DUE_NEXT_KEY: &str = "\
+select kid from signing_keys where state = 'next' and activates_at <= ?1";
+
+    pub const NEXT_KEY: &str = "select kid from signing_keys where state = 'next'";
+
+    pub const RETIRE_ACTIVE_KEY: &str = "\
+update signing_keys set state = 'retired', retired_at = ?1, publish_until = ?2 where state = 'active'";
+
+    pub const ACTIVATE_KEY: &str = "\
+update signing_keys set state = 'active', activates_at = ?2 where kid = ?1";
+
+    pub const REMOVE_RETIRED_KEYS: &str = "\
+delete from signing_keys where state = 'retired' and publish_until <= ?1 returning kid";
+
+    pub const DELETE_KEY: &str = "delete from signing_keys where kid = ?1 returning state";
+
+    pub const NOTIFY_KEYS: &str = "select 1";
 }
 
 super::store_impl::impl_store!(SqliteStore, sqlx::Sqlite, sql);

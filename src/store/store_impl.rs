@@ -57,6 +57,23 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Binds a signing key's columns, in `INSERT_SIGNING_KEY` order.
+        fn bind_key<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+            key: &'q SigningKeyRecord,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+            query
+                .bind(&key.kid)
+                .bind(key.algorithm.as_str())
+                .bind(key.state.as_str())
+                .bind(&key.public_jwk)
+                .bind(&key.private_key_sealed)
+                .bind(key.created_at.timestamp())
+                .bind(key.activates_at.map(|t| t.timestamp()))
+                .bind(key.retired_at.map(|t| t.timestamp()))
+                .bind(key.publish_until.map(|t| t.timestamp()))
+        }
+
         #[async_trait::async_trait]
         impl crate::domain::ports::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -68,16 +85,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
-                let result = sqlx::query($sql::INSERT_SIGNING_KEY)
-                    .bind(&key.kid)
-                    .bind(key.algorithm.as_str())
-                    .bind(key.state.as_str())
-                    .bind(&key.public_jwk)
-                    .bind(&key.private_key_sealed)
-                    .bind(key.created_at.timestamp())
-                    .bind(key.activates_at.map(|t| t.timestamp()))
-                    .bind(key.retired_at.map(|t| t.timestamp()))
-                    .bind(key.publish_until.map(|t| t.timestamp()))
+                let result = bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), key)
                     .execute(&self.pool)
                     .await
                     .map_err(store_error)?;
@@ -440,6 +448,105 @@ macro_rules! impl_store {
                 insert_audit(&mut tx, audit).await?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(true)
+            }
+
+            async fn promote_next_key(
+                &self,
+                now: DateTime<Utc>,
+                publish_until: DateTime<Utc>,
+            ) -> Result<Option<String>, StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($sql::LOCK_KEYS)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                // Re-read under the lock: another replica may have promoted a moment ago.
+                let due: Option<String> = sqlx::query_scalar($sql::DUE_NEXT_KEY)
+                    .bind(now.timestamp())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(kid) = due else {
+                    return Ok(None);
+                };
+                sqlx::query($sql::RETIRE_ACTIVE_KEY)
+                    .bind(now.timestamp())
+                    .bind(publish_until.timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query($sql::ACTIVATE_KEY)
+                    .bind(&kid)
+                    .bind(now.timestamp())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(Some(kid))
+            }
+
+            async fn remove_retired_keys(
+                &self,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<String>, StoreError> {
+                sqlx::query_scalar($sql::REMOVE_RETIRED_KEYS)
+                    .bind(now.timestamp())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)
+            }
+
+            async fn revoke_signing_key(
+                &self,
+                kid: &str,
+                now: DateTime<Utc>,
+                replacement: &SigningKeyRecord,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($sql::LOCK_KEYS)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let state: Option<String> = sqlx::query_scalar($sql::DELETE_KEY)
+                    .bind(kid)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(state) = state else {
+                    return Ok(false);
+                };
+                if state == "active" {
+                    let next: Option<String> = sqlx::query_scalar($sql::NEXT_KEY)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    match next {
+                        Some(next) => {
+                            sqlx::query($sql::ACTIVATE_KEY)
+                                .bind(&next)
+                                .bind(now.timestamp())
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(store_error)?;
+                        }
+                        None => {
+                            bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), replacement)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(store_error)?;
+                        }
+                    }
+                }
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn notify_keys_changed(&self) -> Result<(), StoreError> {
+                sqlx::query($sql::NOTIFY_KEYS)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(())
             }
         }
     };

@@ -21,6 +21,7 @@ mod me;
 mod oauth_input;
 mod refresh;
 mod revoke;
+mod rotation;
 mod startup;
 mod store_contract;
 mod webhooks;

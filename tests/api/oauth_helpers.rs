@@ -34,11 +34,18 @@ impl Harness {
 
     /// Another server on the same database and fake Appwrite (a second replica).
     pub async fn replica(&self) -> TestApp {
-        TestApp::spawn(
-            self.db
-                .config_with(&borrowed(&harness_env(&self.appwrite, &[]))),
-        )
-        .await
+        self.replica_with(&[], None).await
+    }
+
+    /// A replica with extra settings and, optionally, another periodic key-reload interval.
+    pub async fn replica_with(&self, extra: &[(&str, &str)], reload: Option<Duration>) -> TestApp {
+        let mut config = self
+            .db
+            .config_with(&borrowed(&harness_env(&self.appwrite, extra)));
+        if let Some(reload) = reload {
+            config.key_reload_interval = reload;
+        }
+        TestApp::spawn(config).await
     }
 
     /// Signs a user in with Appwrite and exchanges the JWT; panics unless it succeeds.
