@@ -24,4 +24,5 @@ mod revoke;
 mod rotation;
 mod startup;
 mod store_contract;
+mod verifier;
 mod webhooks;

@@ -1,0 +1,58 @@
+//! The claims of a tokenmint access token (RFC 9068 plus the session id and user snapshot).
+
+use serde::{Deserialize, Serialize};
+
+/// A verified access token's claims. The required ones are required: a token missing any is
+/// rejected before you see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// The Appwrite user id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry, unix seconds.
+    pub exp: i64,
+    /// Issued at, unix seconds.
+    pub iat: i64,
+    /// Token id.
+    pub jti: String,
+    /// The client the token was issued to (`anonymous` when none was named).
+    pub client_id: String,
+    /// The tokenmint session id.
+    pub sid: String,
+    /// When Appwrite vouched for the login, unix seconds.
+    pub auth_time: i64,
+    /// Granted scope, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The user's email, when tokenmint is configured to include it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether Appwrite verified the email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Appwrite labels, usable as roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+}
+
+impl Claims {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|granted| granted == scope))
+    }
+
+    /// Whether the user carries the Appwrite label `label`.
+    pub fn has_label(&self, label: &str) -> bool {
+        self.labels
+            .as_ref()
+            .is_some_and(|labels| labels.iter().any(|l| l == label))
+    }
+}

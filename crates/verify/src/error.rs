@@ -1,0 +1,37 @@
+//! Why a token was rejected, or a verifier could not be built.
+
+/// A verification failure. Treat every variant as "401": the distinctions are for logs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Over 16 KiB.
+    #[error("the token is too large")]
+    TooLarge,
+    /// Not a JWT, or a claim is missing or malformed.
+    #[error("the token is malformed")]
+    Malformed,
+    /// `typ` is not `at+jwt`.
+    #[error("the token is not an access token (typ must be at+jwt)")]
+    WrongType,
+    /// No published key has the token's `kid`, even after refetching the JWKS.
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    /// The signature, algorithm, issuer or audience is wrong.
+    #[error("the token is invalid")]
+    Invalid,
+    /// `exp` has passed.
+    #[error("the token has expired")]
+    Expired,
+    /// `iat` is in the future.
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// The revocation feed lists its session, or its user's not-before is later than `iat`.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// The JWKS or discovery document could not be fetched or read.
+    #[error("cannot fetch the signing keys: {0}")]
+    KeysUnavailable(String),
+    /// The verifier's configuration is unusable.
+    #[error("invalid verifier configuration: {0}")]
+    Config(String),
+}
