@@ -15,6 +15,7 @@ mod discovery;
 mod exchange;
 mod feed;
 mod health;
+mod interop;
 mod introspect;
 mod jwks;
 mod me;
