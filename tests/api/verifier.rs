@@ -352,3 +352,69 @@ async fn the_axum_extractor_answers_401_with_a_bearer_challenge() {
         "Bearer error=\"invalid_token\""
     );
 }
+
+/// Given only the issuer, the verifier finds the JWKS through the discovery document; many
+/// concurrent tokens with an unknown `kid` cause a single refetch.
+#[tokio::test]
+async fn discovery_finds_the_jwks_and_unknown_kids_refetch_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let settings = [
+        ("TOKENMINT_ISSUER", issuer.as_str()),
+        ("TOKENMINT_LISTEN", listen.as_str()),
+    ];
+    let harness = Harness::start_with(Backend::Sqlite, &settings).await;
+    let issued = harness.login("u1").await;
+    let verifier = Verifier::builder(issuer.as_str())
+        .audience("api")
+        .min_refetch_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+
+    assert_eq!(
+        verifier.verify(&issued.access_token).await.unwrap().sub,
+        "u1"
+    );
+    assert_eq!(verifier.jwks_fetches(), 1);
+
+    let (stranger, _) = SigningKey::generate(SigningAlgorithm::Es256).unwrap();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(&issued.access_token)
+        .unwrap()
+        .claims;
+    let forged = stranger.sign_jwt("at+jwt", &claims).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the refetch rate limit counts from the last fetch
+    let attempts = futures_util::future::join_all((0..20).map(|_| verifier.verify(&forged))).await;
+    assert!(
+        attempts
+            .iter()
+            .all(|r| matches!(r, Err(VerifyError::UnknownKey)))
+    );
+    assert_eq!(
+        verifier.jwks_fetches(),
+        2,
+        "one single-flight refetch for 20 unknown-kid tokens"
+    );
+    assert!(matches!(
+        verifier.verify(&forged).await,
+        Err(VerifyError::UnknownKey)
+    ));
+    assert_eq!(
+        verifier.jwks_fetches(),
+        2,
+        "rate-limited: no refetch within the interval"
+    );
+
+    let wrong_issuer = Verifier::builder(format!("{issuer}/"))
+        .audience("api")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        wrong_issuer.verify(&issued.access_token).await,
+        Err(VerifyError::Config(_))
+    ));
+}
