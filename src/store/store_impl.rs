@@ -34,6 +34,22 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// Records each revoked session: its audit row (from `audit`, with the session id filled
+        /// in) and its feed entry.
+        async fn record_revoked(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            ids: &[Uuid],
+            audit: &AuditEvent,
+            revocation: &Revocation,
+        ) -> Result<(), StoreError> {
+            for id in ids {
+                let mut event = audit.clone();
+                event.session_id = Some(*id);
+                insert_audit(tx, &event).await?;
+            }
+            publish_sessions(tx, ids, revocation).await
+        }
+
         /// Adds revoked sessions to the feed. Feed writers are serialised (`LOCK_FEED`) so
         /// that entry ids become visible in id order and a reader's cursor never skips one.
         async fn publish_sessions(
@@ -245,12 +261,7 @@ macro_rules! impl_store {
                     .await
                     .map_err(store_error)?;
                 let ids = uuids(ids)?;
-                for id in &ids {
-                    let mut event = audit.clone();
-                    event.session_id = Some(*id);
-                    insert_audit(&mut tx, &event).await?;
-                }
-                publish_sessions(&mut tx, &ids, revocation).await?;
+                record_revoked(&mut tx, &ids, audit, revocation).await?;
                 sqlx::query($sql::INSERT_USER_REVOCATION)
                     .bind(user_id)
                     .bind(not_before)
@@ -280,12 +291,7 @@ macro_rules! impl_store {
                     .await
                     .map_err(store_error)?;
                 let ids = uuids(ids)?;
-                for id in &ids {
-                    let mut event = audit.clone();
-                    event.session_id = Some(*id);
-                    insert_audit(&mut tx, &event).await?;
-                }
-                publish_sessions(&mut tx, &ids, revocation).await?;
+                record_revoked(&mut tx, &ids, audit, revocation).await?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(ids)
             }
