@@ -1,8 +1,9 @@
 //! Signing keys: generation, parsing from PKCS#8, the public JWK, and compact JWS signing.
 //!
 //! Keys are parsed once into aws-lc-rs key pairs and kept: `jsonwebtoken::encode` re-parses
-//! the private key on every call (measured about 1.7x slower for ES256) and needs PKCS#1 for
-//! RSA, which aws-lc-rs does not export. Assembling a compact JWS is three base64url parts;
+//! the private key on every call (`benches/signing.rs`: 1.45x slower for ES256, 1.66x for
+//! EdDSA) and needs PKCS#1 for RSA, which aws-lc-rs does not export. Assembling a compact JWS
+//! is three base64url parts;
 //! verification, the part where mistakes let attackers in, stays with jsonwebtoken and is
 //! cross-checked by independent libraries in CI.
 
