@@ -252,7 +252,7 @@ async fn run_admin_keys(command: AdminKeysCommand, config: &Config) -> anyhow::R
 async fn run_sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<()> {
     let database = startup::open_database(config).await?;
     let clock = Arc::new(SystemClock);
-    let access_ttl = crate::domain::grants::TokenPolicy::from_config(config).access_ttl;
+    let access_ttl = startup::token_policy(config).access_ttl;
     let sessions = SessionAdmin::new(database.store(), clock.clone(), access_ttl);
     let context = RequestContext::default();
     match command {

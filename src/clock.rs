@@ -56,3 +56,30 @@ impl Clock for ManualClock {
 pub fn unix_now() -> i64 {
     SystemClock.now().timestamp()
 }
+
+/// `time + by`, or the latest representable time if that would overflow. Configured durations
+/// are range-checked at start-up (see `config`); this makes sure time arithmetic on a request
+/// path still cannot panic.
+pub fn later(time: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    time.checked_add_signed(by)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `time - by`, or the earliest representable time if that would overflow.
+pub fn earlier(time: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    time.checked_sub_signed(by)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_arithmetic_saturates_instead_of_panicking() {
+        let now = ManualClock::starting_now().now();
+        assert_eq!(later(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(earlier(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(later(now, Duration::seconds(1)), now + Duration::seconds(1));
+    }
+}

@@ -8,6 +8,12 @@ use clap::Parser;
 use tokenmint::cli::{self, Cli};
 use tokenmint::{Config, telemetry};
 
+/// mimalloc instead of the system allocator: a request allocates a few dozen small buffers
+/// (HTTP, SQL, JSON), and glibc's malloc and free cost a tenth of a refresh's CPU time; see
+/// BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();

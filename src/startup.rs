@@ -21,7 +21,7 @@ use crate::domain::keys::{KeyManager, KeyRing, RotationPolicy, SigningAlgorithm}
 use crate::domain::ports::IdentityProvider;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Services};
 use crate::store::Database;
 
 /// A built, bound, not yet serving tokenmint.
@@ -42,10 +42,10 @@ impl App {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let database = open_database(&config).await?;
         let kek = key_encryption_key(&config, &database)?;
+        let policy = token_policy(&config);
         let rotation = RotationPolicy {
-            rotation: chrono::Duration::from_std(config.key_rotation)
-                .unwrap_or(chrono::Duration::MAX),
-            access_ttl: TokenPolicy::from_config(&config).access_ttl,
+            rotation: duration(config.key_rotation),
+            access_ttl: policy.access_ttl,
         };
         let key_manager = KeyManager::new(
             database.store(),
@@ -74,16 +74,16 @@ impl App {
             tracing::warn!("APPWRITE_PROJECT_ID is not set: token exchange is disabled");
         }
         let identity = identity_provider(&config)?;
+        let store = database.store();
+        let access_ttl = policy.access_ttl;
         let tokens = TokenService::new(
-            database.store(),
+            Arc::clone(&store),
             identity,
             keys.clone(),
             Arc::clone(&clock),
-            TokenPolicy::from_config(&config),
+            policy,
         );
-        let store = database.store();
-        let access_ttl = TokenPolicy::from_config(&config).access_ttl;
-        let state = AppState {
+        let state = AppState::new(Services {
             admin_keys: AdminKeys::new(
                 Arc::clone(&store),
                 Arc::clone(&clock),
@@ -91,18 +91,14 @@ impl App {
             ),
             sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
             webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
-            feed: RevocationFeed::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                TokenPolicy::from_config(&config).idle_ttl,
-            ),
+            feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock)),
             key_manager: key_manager.clone(),
             config: Arc::new(config),
             store,
             keys,
             clock,
             tokens,
-        };
+        });
         Ok(Self {
             listener,
             database,
@@ -161,6 +157,25 @@ impl App {
     }
 }
 
+/// The rules of the token grants, from the configuration: the domain's view of it.
+pub fn token_policy(config: &Config) -> TokenPolicy {
+    TokenPolicy {
+        issuer: config.issuer.clone(),
+        audiences: config.audiences.clone(),
+        access_ttl: duration(config.access_token_ttl),
+        refresh_ttl: duration(config.refresh_token_ttl),
+        idle_ttl: duration(config.refresh_idle_ttl),
+        grace: duration(config.refresh_grace),
+        claims: config.claims.clone(),
+    }
+}
+
+/// A configured duration for the domain's time arithmetic. Configuration ranges keep every
+/// duration far below chrono's limit; saturating keeps this total anyway.
+fn duration(duration: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
 /// The Appwrite client, when `APPWRITE_PROJECT_ID` is set.
 fn identity_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn IdentityProvider>>> {
     let Some(project_id) = &config.appwrite_project_id else {
@@ -178,14 +193,18 @@ fn identity_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn IdentityP
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    let database = Database::connect(&config.database_url, config.db_max_connections)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {} (DATABASE_URL)",
-                config.database_url
-            )
-        })?;
+    let database = Database::connect(
+        &config.database_url,
+        config.db_max_connections,
+        config.sqlite_synchronous,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot open the database {} (DATABASE_URL)",
+            config.database_url
+        )
+    })?;
     database
         .migrate()
         .await

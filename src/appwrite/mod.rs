@@ -24,6 +24,7 @@ use crate::domain::ports::{
     BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
 };
 use crate::domain::session::UserSnapshot;
+use crate::domain::text::is_identifier;
 
 /// Seconds to wait after a 429 when Appwrite gives no usable `X-RateLimit-Reset`.
 const DEFAULT_RATE_LIMIT_WAIT: u64 = 60;
@@ -197,6 +198,11 @@ fn login(account: Account, appwrite_session_id: String) -> Result<VerifiedLogin,
     }
     if appwrite_session_id.is_empty() {
         return Err(IdentityError::Rejected);
+    }
+    if !is_identifier(&account.id) || !is_identifier(&appwrite_session_id) {
+        // Not ids Appwrite issues (at most 36 characters of [a-zA-Z0-9._-]): an upstream that
+        // misbehaves, never a reason to store something unindexable.
+        return Err(unreadable("Appwrite answered ids it does not issue"));
     }
     let updated_at_ms =
         DateTime::parse_from_rfc3339(&account.updated_at).map_or(0, |t| t.timestamp_millis());

@@ -9,10 +9,11 @@
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::session::{RevocationReason, UserSnapshot};
+use crate::domain::text::is_identifier;
 use crate::domain::webhook::WebhookAction;
 
 /// Whether `signature` signs `body` delivered to `url` (or its percent-decoded form).
@@ -34,7 +35,7 @@ pub fn signature_is_valid(key: &str, url: &str, body: &[u8], signature: &str) ->
     })
 }
 
-/// A delivery whose payload does not fit its event.
+/// A delivery whose payload does not fit its event, or names ids no Appwrite would send.
 #[derive(Debug, thiserror::Error)]
 #[error("the webhook payload does not match its event")]
 pub struct MalformedDelivery;
@@ -45,6 +46,8 @@ struct UserPayload {
     id: String,
     #[serde(rename = "$updatedAt", default)]
     updated_at: String,
+    #[serde(rename = "passwordUpdate", default)]
+    password_update: String,
     #[serde(default)]
     status: Option<bool>,
     #[serde(default)]
@@ -65,48 +68,61 @@ struct SessionPayload {
     user_id: String,
 }
 
+/// The user of a user-model payload, if its id could be an Appwrite id.
+fn user(body: &[u8]) -> Result<UserPayload, MalformedDelivery> {
+    serde_json::from_slice::<UserPayload>(body)
+        .ok()
+        .filter(|user| is_identifier(&user.id))
+        .ok_or(MalformedDelivery)
+}
+
+/// An Appwrite datetime (`2026-08-01T10:00:00.000+00:00`); `None` when empty or unreadable.
+fn datetime(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The action for a delivery with `X-Appwrite-Webhook-Events: events` and `body`. Returns the
 /// event that decided it (for the audit log) and the action.
 pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), MalformedDelivery> {
     let names: Vec<&str> = events.split(',').map(str::trim).collect();
     let has = |name: &str| names.contains(&name);
-    let user = || serde_json::from_slice::<UserPayload>(body).map_err(|_| MalformedDelivery);
-    let revoke = |reason| -> Result<WebhookAction, MalformedDelivery> {
-        Ok(WebhookAction::RevokeUser {
-            user_id: user()?.id,
-            reason,
-        })
+    let revoke = |user: UserPayload, reason, as_of| WebhookAction::RevokeUser {
+        user_id: user.id,
+        reason,
+        as_of,
     };
     let (event, action) = if has("users.*.sessions.*.delete") {
         let session: SessionPayload =
             serde_json::from_slice(body).map_err(|_| MalformedDelivery)?;
+        if !is_identifier(&session.id) || !is_identifier(&session.user_id) {
+            return Err(MalformedDelivery);
+        }
         let action = WebhookAction::RevokeAppwriteSession {
             user_id: session.user_id,
             appwrite_session_id: session.id,
         };
         ("users.*.sessions.*.delete", action)
     } else if has("users.*.sessions.delete") {
-        (
-            "users.*.sessions.delete",
-            revoke(RevocationReason::AppwriteSessionsDeleted)?,
-        )
+        let action = revoke(user(body)?, RevocationReason::AppwriteSessionsDeleted, None);
+        ("users.*.sessions.delete", action)
     } else if has("users.*.delete") {
-        (
-            "users.*.delete",
-            revoke(RevocationReason::AppwriteUserDeleted)?,
-        )
+        let action = revoke(user(body)?, RevocationReason::AppwriteUserDeleted, None);
+        ("users.*.delete", action)
     } else if has("users.*.update.password") {
-        (
-            "users.*.update.password",
-            revoke(RevocationReason::AppwritePasswordChanged)?,
-        )
+        // As of the change itself, so that a replay spares sessions created since.
+        let user = user(body)?;
+        let as_of = datetime(&user.password_update).or_else(|| datetime(&user.updated_at));
+        let action = revoke(user, RevocationReason::AppwritePasswordChanged, as_of);
+        ("users.*.update.password", action)
     } else if has("users.*.update.status") {
-        let user = user()?;
+        let user = user(body)?;
         let action = match user.status {
-            Some(false) => WebhookAction::RevokeUser {
-                user_id: user.id,
-                reason: RevocationReason::AppwriteUserBlocked,
-            },
+            Some(false) => {
+                let as_of = datetime(&user.updated_at);
+                revoke(user, RevocationReason::AppwriteUserBlocked, as_of)
+            }
             _ => WebhookAction::Ignore,
         };
         ("users.*.update.status", action)
@@ -118,7 +134,7 @@ pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), 
     .into_iter()
     .find(|e| has(e))
     {
-        (event, snapshot_update(user()?)?)
+        (event, snapshot_update(user(body)?)?)
     } else {
         ("", WebhookAction::Ignore)
     };
@@ -126,8 +142,8 @@ pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), 
 }
 
 fn snapshot_update(user: UserPayload) -> Result<WebhookAction, MalformedDelivery> {
-    let updated_at_ms = DateTime::parse_from_rfc3339(&user.updated_at)
-        .map_err(|_| MalformedDelivery)?
+    let updated_at_ms = datetime(&user.updated_at)
+        .ok_or(MalformedDelivery)?
         .timestamp_millis();
     Ok(WebhookAction::UpdateSnapshot {
         user_id: user.id,
@@ -185,7 +201,8 @@ mod tests {
             deleted,
             WebhookAction::RevokeUser {
                 user_id: "u1".into(),
-                reason: RevocationReason::AppwriteUserDeleted
+                reason: RevocationReason::AppwriteUserDeleted,
+                as_of: None,
             }
         );
         let (_, blocked) = action_for(
@@ -197,9 +214,26 @@ mod tests {
             blocked,
             WebhookAction::RevokeUser {
                 reason: RevocationReason::AppwriteUserBlocked,
+                as_of: Some(at),
                 ..
-            }
+            } if at.timestamp_millis() == 1_785_751_200_000
         ));
+        let password = br#"{"$id":"u1","$updatedAt":"2026-08-03T10:00:00.000+00:00","passwordUpdate":"2026-08-03T09:59:59.500+00:00"}"#;
+        assert!(matches!(
+            action_for("users.u1.update.password,users.*.update.password", password).unwrap().1,
+            WebhookAction::RevokeUser {
+                reason: RevocationReason::AppwritePasswordChanged,
+                as_of: Some(at),
+                ..
+            } if at.timestamp_millis() == 1_785_751_199_500
+        ));
+        for unusable in [
+            &br#"{"$id":"","status":false}"#[..],
+            br#"{"$id":"u\u0000","status":false}"#,
+            br#"{"status":false}"#,
+        ] {
+            assert!(action_for("users.*.update.status", unusable).is_err());
+        }
         let unblocked = br#"{"$id":"u1","status":true}"#;
         assert_eq!(
             action_for("users.*.update.status", unblocked).unwrap().1,

@@ -6,6 +6,21 @@
 //! successful check is cached in memory, keyed by the SHA-256 of the presented key, for
 //! `TOKENMINT_ADMIN_KEY_CACHE_TTL` (default 30 s). A revoked key therefore stops working at
 //! once on the replica that revoked it and within that lifetime on the others.
+//!
+//! Argon2 work is bounded, so that a flood of wrong secrets for a known key id (ids are not
+//! secret: they appear in listings and the audit log) can neither exhaust the CPU nor slow the
+//! token endpoint:
+//! - at most one Argon2 verification runs at a time in the process ([`ARGON2_CONCURRENCY`]);
+//! - verifications for one key id run one after the other, and once [`FAILURES_BEFORE_THROTTLE`]
+//!   have failed within [`FAILURE_WINDOW`], each further failure throttles that id for
+//!   [`FAILURE_COOLDOWN`]: other secrets for it are answered `Throttled` at once, without hashing
+//!   (so a flood costs a few hashes, then about one per second per id; a single mistyped key
+//!   throttles nothing);
+//! - a key that failed is remembered (by hash) for [`REJECTION_MEMORY`]: presenting it again is
+//!   refused without hashing.
+//!
+//! The price: while someone floods a key id with wrong secrets, its holder's first request with
+//! the right key may be throttled too (429 with `Retry-After: 1`); once verified it is cached.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,15 +34,25 @@ use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::ports::{Store, StoreError};
-use crate::clock::Clock;
+use crate::clock::{Clock, later};
 use crate::crypto::{CryptoError, random_bytes};
 
 /// The admin-key prefix, so leaked keys are recognisable by secret scanners.
 pub const ADMIN_KEY_PREFIX: &str = "tma_";
 const ID_LEN: usize = 16;
 const SECRET_LEN: usize = 43;
-/// Entries kept in the verification cache at most; beyond it the cache is cleared.
+/// Entries kept in each in-memory cache at most; beyond it expired entries go, then all.
 const CACHE_CAPACITY: usize = 1024;
+/// Argon2 verifications running at once, at most (each takes one core for ~20 ms).
+pub const ARGON2_CONCURRENCY: usize = 1;
+/// Failed verifications of one key id within [`FAILURE_WINDOW`] before it is throttled.
+pub const FAILURES_BEFORE_THROTTLE: u32 = 3;
+/// The window in which failures of one key id are counted.
+pub const FAILURE_WINDOW: chrono::Duration = chrono::Duration::seconds(10);
+/// How long a key id is throttled after each failure beyond [`FAILURES_BEFORE_THROTTLE`].
+pub const FAILURE_COOLDOWN: chrono::Duration = chrono::Duration::seconds(1);
+/// How long a presented key that failed verification is refused without hashing.
+pub const REJECTION_MEMORY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +91,8 @@ impl FromStr for AdminRole {
     }
 }
 
-/// An admin key as stored: never the secret, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An admin key as stored: never the secret, only its hash (which `Debug` does not show).
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminKeyRecord {
     /// The public id (the part after `tma_`).
     pub id: String,
@@ -83,6 +108,19 @@ pub struct AdminKeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Last successful (uncached) verification.
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for AdminKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminKeyRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("last_used_at", &self.last_used_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A caller authenticated by an admin key.
@@ -107,6 +145,12 @@ pub enum AdminKeyError {
     /// The presented key is malformed, unknown, wrong or revoked.
     #[error("invalid admin key")]
     InvalidKey,
+    /// A verification for this key id failed a moment ago: retry after this many seconds.
+    #[error("too many failed attempts for this key; retry later")]
+    Throttled {
+        /// Seconds before a retry makes sense.
+        retry_after: u64,
+    },
     /// The name is empty or too long.
     #[error("the name must be 1 to 100 characters")]
     InvalidName,
@@ -137,6 +181,56 @@ pub struct AdminKeys {
     clock: Arc<dyn Clock>,
     cache_ttl: chrono::Duration,
     cache: Arc<Mutex<HashMap<[u8; 32], CachedKey>>>,
+    limits: Arc<Argon2Limits>,
+}
+
+/// What bounds Argon2 work (see the module documentation).
+struct Argon2Limits {
+    running: tokio::sync::Semaphore,
+    per_id: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per key id: failures counted since the window began.
+    failures: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
+    cooldown: Mutex<HashMap<String, DateTime<Utc>>>,
+    rejected: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
+}
+
+impl Default for Argon2Limits {
+    fn default() -> Self {
+        Self {
+            running: tokio::sync::Semaphore::new(ARGON2_CONCURRENCY),
+            per_id: Mutex::default(),
+            failures: Mutex::default(),
+            cooldown: Mutex::default(),
+            rejected: Mutex::default(),
+        }
+    }
+}
+
+/// Whether `map` holds `key` with a time still after `now`.
+fn still<K: Eq + std::hash::Hash>(
+    map: &Mutex<HashMap<K, DateTime<Utc>>>,
+    key: &K,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    map.get(key).copied().filter(|until| *until > now)
+}
+
+/// Inserts into a bounded map of expiry times.
+fn remember_until<K: Eq + std::hash::Hash>(
+    map: &Mutex<HashMap<K, DateTime<Utc>>>,
+    key: K,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    if map.len() >= CACHE_CAPACITY {
+        map.retain(|_, until| *until > now);
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+    }
+    map.insert(key, until);
 }
 
 impl AdminKeys {
@@ -151,6 +245,7 @@ impl AdminKeys {
             clock,
             cache_ttl: chrono::Duration::from_std(cache_ttl).unwrap_or(chrono::Duration::zero()),
             cache: Arc::default(),
+            limits: Arc::default(),
         }
     }
 
@@ -234,6 +329,7 @@ impl AdminKeys {
         if let Some(cached) = self.cached(&fingerprint, now) {
             return Ok(cached);
         }
+        self.refuse_known_failures(id, &fingerprint, now)?;
         let record = self
             .store
             .find_admin_key(id)
@@ -242,17 +338,17 @@ impl AdminKeys {
         if record.revoked_at.is_some() {
             return Err(AdminKeyError::InvalidKey);
         }
-        let secret = secret.to_owned();
-        let hash = record.secret_hash.clone();
-        // Argon2 is deliberately slow: keep it off the async workers.
-        let verified = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false);
-        if !verified {
+        // One verification per key id at a time: a flood for one id queues here, and after the
+        // first failure the rest are answered from the cooldown without hashing.
+        let id_lock = self.id_lock(id);
+        let _one_at_a_time = id_lock.lock().await;
+        let now = self.clock.now();
+        if let Some(cached) = self.cached(&fingerprint, now) {
+            return Ok(cached);
+        }
+        self.refuse_known_failures(id, &fingerprint, now)?;
+        if !self.verify_secret(secret, &record.secret_hash).await {
+            self.record_failure(id, fingerprint, now);
             return Err(AdminKeyError::InvalidKey);
         }
         let caller = AdminCaller {
@@ -261,6 +357,83 @@ impl AdminKeys {
         };
         self.remember(fingerprint, caller.clone(), now);
         Ok(caller)
+    }
+
+    /// Refuses without hashing a key that failed a moment ago, and any key for an id that is
+    /// cooling down after a failure.
+    fn refuse_known_failures(
+        &self,
+        id: &str,
+        fingerprint: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<(), AdminKeyError> {
+        if still(&self.limits.rejected, fingerprint, now).is_some() {
+            return Err(AdminKeyError::InvalidKey);
+        }
+        if let Some(until) = still(&self.limits.cooldown, &id.to_owned(), now) {
+            let wait = (until - now).num_milliseconds().max(1);
+            let retry_after = u64::try_from((wait + 999) / 1000).unwrap_or(1);
+            return Err(AdminKeyError::Throttled { retry_after });
+        }
+        Ok(())
+    }
+
+    /// Remembers a failed key, counts the failure, and throttles the id once failures repeat.
+    fn record_failure(&self, id: &str, fingerprint: [u8; 32], now: DateTime<Utc>) {
+        let limits = &self.limits;
+        remember_until(
+            &limits.rejected,
+            fingerprint,
+            later(now, REJECTION_MEMORY),
+            now,
+        );
+        let count = {
+            let mut failures = limits
+                .failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if failures.len() >= CACHE_CAPACITY {
+                failures.retain(|_, (_, since)| later(*since, FAILURE_WINDOW) > now);
+            }
+            let entry = failures.entry(id.to_owned()).or_insert((0, now));
+            if later(entry.1, FAILURE_WINDOW) <= now {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+            entry.0
+        };
+        if count >= FAILURES_BEFORE_THROTTLE {
+            remember_until(
+                &limits.cooldown,
+                id.to_owned(),
+                later(now, FAILURE_COOLDOWN),
+                now,
+            );
+        }
+    }
+
+    fn id_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .limits
+            .per_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(locks.entry(id.to_owned()).or_default())
+    }
+
+    /// Argon2 off the async workers, never more than [`ARGON2_CONCURRENCY`] at once.
+    async fn verify_secret(&self, secret: &str, hash: &str) -> bool {
+        let Ok(_permit) = self.limits.running.acquire().await else {
+            return false;
+        };
+        let (secret, hash) = (secret.to_owned(), hash.to_owned());
+        tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
     }
 
     fn cached(&self, fingerprint: &[u8; 32], now: DateTime<Utc>) -> Option<AdminCaller> {
@@ -283,7 +456,7 @@ impl AdminKeys {
             fingerprint,
             CachedKey {
                 caller,
-                until: now + self.cache_ttl,
+                until: later(now, self.cache_ttl),
             },
         );
     }
@@ -312,6 +485,20 @@ fn fingerprint(presented: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_debug_never_shows_the_secret_hash() {
+        let record = AdminKeyRecord {
+            id: "0123456789abcdef".into(),
+            name: "ops".into(),
+            role: AdminRole::Admin,
+            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: DateTime::<Utc>::MIN_UTC,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        assert!(!format!("{record:?}").contains("argon2"));
+    }
 
     #[test]
     fn keys_split_into_id_and_secret_only_when_well_formed() {

@@ -60,8 +60,8 @@ pub const DATABASE_RETRY_AFTER: u64 = 2;
 impl From<StoreError> for TokenError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
+            StoreError::Unavailable(cause) | StoreError::Conflict(cause) => {
+                tracing::warn!(error = %cause, "database unavailable or contended");
                 TokenError::TemporarilyUnavailable {
                     what: "the database",
                     retry_after: DATABASE_RETRY_AFTER,

@@ -7,9 +7,10 @@ use secrecy::SecretString;
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::TokenError;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
-use super::ports::{IdentityError, SubjectProof, VerifiedLogin};
+use super::ports::{IdentityError, NewSession, SubjectProof, VerifiedLogin};
 use super::session::Session;
 use super::token::{RefreshToken, parse_scope};
+use crate::clock::later;
 
 /// `subject_token_type` of an Appwrite JWT.
 pub const APPWRITE_JWT_TOKEN_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-jwt";
@@ -21,8 +22,9 @@ const MAX_SUBJECT_TOKEN_LEN: usize = 4096;
 /// Longest client id, audience or device name accepted.
 const MAX_NAME_LEN: usize = 255;
 
-/// A token-exchange request, its parameters as received.
-#[derive(Debug, Clone, Default)]
+/// A token-exchange request, its parameters as received. `Debug` never shows the subject
+/// token.
+#[derive(Clone, Default)]
 pub struct ExchangeRequest {
     /// `subject_token`.
     pub subject_token: Option<String>,
@@ -42,6 +44,21 @@ pub struct ExchangeRequest {
     pub context: RequestContext,
 }
 
+impl std::fmt::Debug for ExchangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeRequest")
+            .field("subject_token", &self.subject_token.as_ref().map(|_| "…"))
+            .field("subject_token_type", &self.subject_token_type)
+            .field("audience", &self.audience)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("device_name", &self.device_name)
+            .field("requested_token_type", &self.requested_token_type)
+            .field("context", &self.context)
+            .finish()
+    }
+}
+
 struct ValidExchange {
     proof: SubjectProof,
     audience: String,
@@ -58,6 +75,9 @@ impl TokenService {
             .clone()
             .ok_or(TokenError::ExchangeNotConfigured)?;
         let valid = self.validate_exchange(&request)?;
+        // Taken before Appwrite is asked: a revocation recorded after this moment may not be
+        // reflected in Appwrite's answer, so it refuses the session (see `create_session`).
+        let verified_at = self.clock.now();
         let login = identity
             .verify(&valid.proof)
             .await
@@ -74,11 +94,28 @@ impl TokenService {
             &request.context,
             now,
         );
-        self.store
-            .create_session(&session, &refresh_token.hash(), &audit)
-            .await?;
+        let new = NewSession {
+            family: refresh_token.family(),
+            token: refresh_token.hash(),
+            verified_at,
+            session,
+        };
+        if !self.store.create_session(&new, &audit).await? {
+            tracing::info!(
+                "exchange refused: the user or the Appwrite session was revoked meanwhile"
+            );
+            return Err(TokenError::invalid_grant(
+                "the sign-in was revoked while it was being checked; sign in again",
+            ));
+        }
+        let session = new.session;
         tracing::info!(sid = %session.id, "session created by token exchange");
-        self.issue(&session, session.scope.as_deref(), refresh_token, now)
+        self.issue(
+            &session.grant(),
+            session.scope.as_deref(),
+            refresh_token,
+            now,
+        )
     }
 
     fn validate_exchange(&self, request: &ExchangeRequest) -> Result<ValidExchange, TokenError> {
@@ -158,8 +195,10 @@ impl TokenService {
         context: &RequestContext,
         now: DateTime<Utc>,
     ) -> Session {
-        let absolute_expires_at = now + self.policy.refresh_ttl;
+        let absolute_expires_at = later(now, self.policy.refresh_ttl);
         Session {
+            // uuid's own v7: monotonic within a millisecond, so listings newest-first (by id)
+            // keep creation order. (Exchanges are not the hot path; its `getrandom` is fine.)
             id: uuid::Uuid::now_v7(),
             user_id: login.user_id,
             client_id: valid.client_id,
@@ -170,13 +209,14 @@ impl TokenService {
             created_at: now,
             last_used_at: now,
             absolute_expires_at,
-            idle_expires_at: (now + self.policy.idle_ttl).min(absolute_expires_at),
+            idle_expires_at: later(now, self.policy.idle_ttl).min(absolute_expires_at),
             revoked_at: None,
             revoked_reason: None,
             device_name: valid.device_name,
             user_agent: context.user_agent.clone(),
             ip: context.ip.clone(),
-            claims: login.snapshot,
+            // Stored and issued exactly alike: NUL replaced, lengths bounded.
+            claims: login.snapshot.into_storable(),
             claims_updated_at_ms: login.updated_at_ms,
         }
     }
@@ -208,5 +248,21 @@ fn identity_error(err: IdentityError) -> TokenError {
                 retry_after: 5,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_subject_token() {
+        let request = ExchangeRequest {
+            subject_token: Some("eyJhbGciOiJIUzI1NiJ9.secret-proof".into()),
+            ..ExchangeRequest::default()
+        };
+        let proof = SubjectProof::AppwriteSession(SecretString::from("secret-proof"));
+        let debug = format!("{request:?} {proof:?}");
+        assert!(!debug.contains("secret-proof"), "{debug}");
     }
 }

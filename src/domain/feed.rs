@@ -53,17 +53,12 @@ pub struct FeedPage {
 pub struct RevocationFeed {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    idle_ttl: chrono::Duration,
 }
 
 impl RevocationFeed {
-    /// The feed over `store`; `idle_ttl` bounds how long used refresh tokens are kept.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, idle_ttl: chrono::Duration) -> Self {
-        Self {
-            store,
-            clock,
-            idle_ttl,
-        }
+    /// The feed over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
     }
 
     /// What was revoked after `since` and still matters.
@@ -81,14 +76,15 @@ impl RevocationFeed {
     }
 
     /// One bounded purge pass: expired feed entries, sessions ended a day ago (kept that long
-    /// so operators can still look at them), and refresh tokens used longer ago than the idle
-    /// lifetime. Returns how many rows went.
+    /// so operators can still look at them; their refresh-token state goes with them), and
+    /// remembered Appwrite-session revocations that stopped mattering. Returns how many rows
+    /// went.
     pub async fn purge(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let cutoffs = PurgeCutoffs {
             feed: now,
-            sessions: now - chrono::Duration::days(1),
-            used_tokens: now - self.idle_ttl,
+            sessions: crate::clock::earlier(now, chrono::Duration::days(1)),
+            appwrite_sessions: now,
         };
         self.store.purge_expired(&cutoffs, PURGE_BATCH).await
     }

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use super::error::TokenError;
 use super::keys::KeyRing;
 use super::ports::{IdentityProvider, Store};
-use super::session::Session;
+use super::session::Grant;
 use super::token::{ACCESS_TOKEN_TYPE, AccessClaims, RefreshToken};
 use crate::clock::Clock;
-use crate::config::Config;
 
-/// The rules the grants follow, taken from the configuration.
+/// The rules the grants follow. Start-up builds it from the configuration (see
+/// `startup::token_policy`); the domain never reads the configuration itself.
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {
     /// `iss`.
@@ -32,25 +32,8 @@ pub struct TokenPolicy {
     pub claims: Vec<String>,
 }
 
-impl TokenPolicy {
-    /// The policy of a configuration.
-    pub fn from_config(config: &Config) -> Self {
-        let duration =
-            |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-        Self {
-            issuer: config.issuer.clone(),
-            audiences: config.audiences.clone(),
-            access_ttl: duration(config.access_token_ttl),
-            refresh_ttl: duration(config.refresh_token_ttl),
-            idle_ttl: duration(config.refresh_idle_ttl),
-            grace: duration(config.refresh_grace),
-            claims: config.claims.clone(),
-        }
-    }
-}
-
-/// A successful grant: what `POST /oauth/token` returns.
-#[derive(Debug, Clone)]
+/// A successful grant: what `POST /oauth/token` returns. `Debug` never shows the tokens.
+#[derive(Clone)]
 pub struct IssuedTokens {
     /// The signed access token.
     pub access_token: String,
@@ -62,6 +45,17 @@ pub struct IssuedTokens {
     pub scope: Option<String>,
     /// The session these tokens belong to.
     pub session_id: uuid::Uuid,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token)
+            .field("scope", &self.scope)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs the grants. Cheap to clone.
@@ -101,7 +95,7 @@ impl TokenService {
     /// Signs an access token for `session` with the active key.
     pub(super) fn issue(
         &self,
-        session: &Session,
+        session: &Grant,
         scope: Option<&str>,
         refresh_token: RefreshToken,
         now: DateTime<Utc>,
@@ -114,8 +108,8 @@ impl TokenService {
             session,
             scope,
             &policy.claims,
-            now,
-            policy.access_ttl,
+            (now, policy.access_ttl),
+            crate::crypto::uuid_v7(now)?,
         );
         let access_token = signer.sign_jwt(ACCESS_TOKEN_TYPE, &claims)?;
         Ok(IssuedTokens {
@@ -147,4 +141,24 @@ pub(super) fn check_visible_ascii(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_debug_never_shows_the_tokens() {
+        let refresh_token = RefreshToken::generate().unwrap();
+        let issued = IssuedTokens {
+            access_token: "eyJhbGciOiJFUzI1NiJ9.claims.signature".into(),
+            expires_in: 900,
+            refresh_token: refresh_token.clone(),
+            scope: None,
+            session_id: uuid::Uuid::nil(),
+        };
+        let debug = format!("{issued:?}");
+        assert!(!debug.contains("signature"), "{debug}");
+        assert!(!debug.contains(&refresh_token.expose()[4..]), "{debug}");
+    }
 }

@@ -58,11 +58,15 @@ impl TokenService {
         token: &RefreshToken,
     ) -> Result<Option<ActiveToken>, TokenError> {
         let now = self.clock.now();
-        let Some(state) = self.store.find_refresh_token(&token.hash()).await? else {
+        let Some(family) = self
+            .store
+            .token_family(&token.family(), &token.hash())
+            .await?
+        else {
             return Ok(None);
         };
-        let session = state.session;
-        if state.used_at.is_some() || state.expires_at <= now || !session.is_active(now) {
+        let session = family.session;
+        if family.current != Some(token.hash()) || !session.is_active(now) {
             return Ok(None);
         }
         Ok(Some(ActiveToken {

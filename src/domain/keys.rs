@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::ports::{Store, StoreError};
-use crate::clock::Clock;
+use crate::clock::{Clock, earlier, later};
 use crate::crypto::jwk::PublicJwk;
 use crate::crypto::kek::Kek;
 pub use crate::crypto::signing::SigningAlgorithm;
@@ -328,7 +328,10 @@ impl KeyManager {
         let has_next = keys.iter().any(|k| k.state == KeyState::Next);
         let handover_due = active.is_some_and(|key| {
             let signing_since = key.activates_at.unwrap_or(key.created_at);
-            signing_since + policy.rotation - self.jwks_max_age * 2 <= now
+            earlier(
+                earlier(later(signing_since, policy.rotation), self.jwks_max_age),
+                self.jwks_max_age,
+            ) <= now
         });
         if handover_due
             && !has_next
@@ -338,8 +341,10 @@ impl KeyManager {
         {
             changes.created = Some(key.kid);
         }
-        let publish_until =
-            now + policy.access_ttl + chrono::Duration::seconds(RETIRED_SLACK_SECONDS);
+        let publish_until = later(
+            later(now, policy.access_ttl),
+            chrono::Duration::seconds(RETIRED_SLACK_SECONDS),
+        );
         if let Some(kid) = self.store.promote_next_key(now, publish_until).await? {
             self.audit("key.rotated", &kid, "scheduled", now).await?;
             changes.promoted = Some(kid);
@@ -445,7 +450,10 @@ impl KeyManager {
         if let Some(existing) = self.existing_next().await? {
             return Ok(NextKey::AlreadyExists(existing));
         }
-        let activates_at = self.clock.now() + self.jwks_max_age * 2;
+        let activates_at = later(
+            later(self.clock.now(), self.jwks_max_age),
+            self.jwks_max_age,
+        );
         let record = self
             .generate_record(algorithm, KeyState::Next, Some(activates_at))
             .await?;

@@ -17,5 +17,6 @@ pub mod refresh;
 pub mod revoke;
 pub mod session;
 pub mod session_admin;
+pub mod text;
 pub mod token;
 pub mod webhook;

@@ -9,19 +9,23 @@ use uuid::Uuid;
 use super::admin_keys::AdminKeyRecord;
 use super::audit::{AuditEvent, AuditQuery, AuditRecord};
 use super::keys::SigningKeyRecord;
-use super::session::{RevocationReason, Session, UserSnapshot};
-use super::token::TokenHash;
+use super::session::{Grant, RevocationReason, Session, UserSnapshot};
+use super::token::{FamilyHash, TokenHash};
 
 /// A boxed error from an adapter, kept for logs and never shown to clients.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A storage failure. The cause is kept as a source for logging; its text never reaches a
-/// client.
+/// client, and it never carries row data (see `store::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached, or did not answer in time.
     #[error("database unavailable")]
     Unavailable(#[source] BoxError),
+    /// A concurrent transaction changed the same rows first (a serialization failure or a
+    /// deadlock): nothing was written, and trying again may succeed.
+    #[error("concurrent update")]
+    Conflict(#[source] BoxError),
     /// The database refused or failed a statement.
     #[error("database statement failed")]
     Query(#[source] BoxError),
@@ -30,36 +34,90 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A refresh token as stored, with its session.
+/// A session with the state of its refresh-token family.
 #[derive(Debug, Clone)]
-pub struct RefreshTokenState {
-    /// The session (family) it belongs to.
+pub struct TokenFamily {
+    /// The session.
     pub session: Session,
-    /// When it was used (rotated), if it was.
-    pub used_at: Option<DateTime<Utc>>,
-    /// Its successor, sealed under a key derived from this token (see `crypto::successor`).
-    pub successor_sealed: Option<Vec<u8>>,
-    /// When it stops being valid (the session's absolute end).
-    pub expires_at: DateTime<Utc>,
+    /// Whether the session has its family yet: sessions created before tokens had selectors get
+    /// theirs at their first rotation (see migration 0002).
+    pub has_family: bool,
+    /// The hash of the current (unused) refresh token.
+    pub current: Option<TokenHash>,
+    /// The token rotated last, kept for the grace window.
+    pub previous: Option<PreviousToken>,
 }
 
-/// One rotation: mark `presented` used, issue `successor`, touch the session.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    /// The presented token.
-    pub presented: TokenHash,
-    /// Its session.
-    pub session_id: Uuid,
-    /// The new token's hash.
-    pub successor: TokenHash,
-    /// The new token sealed for the holder of the presented one.
+/// The refresh token rotated last: what a retry within the grace window needs.
+#[derive(Clone)]
+pub struct PreviousToken {
+    /// Its hash.
+    pub hash: TokenHash,
+    /// When it was used, to the millisecond (the grace window is compared at this precision).
+    pub used_at: DateTime<Utc>,
+    /// Its successor (the current token), sealed under a key derived from it.
     pub successor_sealed: Vec<u8>,
-    /// The new token's expiry (the session's absolute end).
-    pub successor_expires_at: DateTime<Utc>,
-    /// The session's new idle end.
+}
+
+impl std::fmt::Debug for PreviousToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviousToken")
+            .field("hash", &self.hash)
+            .field("used_at", &self.used_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One rotation: the presented token becomes the previous one, `successor` the current one, and
+/// the session's idle end moves forward. A conditional update decides the single winner.
+/// `Debug` leaves the sealed successor out.
+#[derive(Clone)]
+pub struct Rotation {
+    /// The family (session) the presented token claims to belong to.
+    pub family: FamilyHash,
+    /// The presented token: it must be the family's current token.
+    pub presented: TokenHash,
+    /// `true` for a session that has no family yet (created before tokens had selectors): it is
+    /// found by `presented` alone and gets `family`.
+    pub unmigrated: bool,
+    /// The new current token.
+    pub successor: TokenHash,
+    /// The successor sealed for the holder of the presented token (see `crypto::successor`).
+    pub successor_sealed: Vec<u8>,
+    /// The client presenting it: a session bound to a client rotates only for that client.
+    pub client_id: Option<String>,
+    /// The session's new idle end (the store keeps it within the absolute end).
     pub idle_expires_at: DateTime<Utc>,
     /// The time of the rotation.
     pub now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Rotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rotation")
+            .field("family", &self.family)
+            .field("presented", &self.presented)
+            .field("unmigrated", &self.unmigrated)
+            .field("successor", &self.successor)
+            .field("client_id", &self.client_id)
+            .field("idle_expires_at", &self.idle_expires_at)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session about to be created by an exchange, with its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// The session.
+    pub session: Session,
+    /// Its family.
+    pub family: FamilyHash,
+    /// Its first refresh token.
+    pub token: TokenHash,
+    /// When Appwrite was asked about the proof: a revocation of the user (their not-before) or
+    /// of the Appwrite session recorded after this refuses the session.
+    pub verified_at: DateTime<Utc>,
 }
 
 /// A revocation about to be written: why, when, and until when verifiers must hear of it
@@ -80,23 +138,35 @@ impl Revocation {
 
     /// A revocation at `at`, kept in the feed for `access_ttl` (plus slack).
     pub fn new(reason: RevocationReason, at: DateTime<Utc>, access_ttl: chrono::Duration) -> Self {
+        let slack = chrono::Duration::seconds(Self::FEED_SLACK_SECONDS);
         Self {
             reason,
             at,
-            feed_until: at + access_ttl + chrono::Duration::seconds(Self::FEED_SLACK_SECONDS),
+            feed_until: crate::clock::later(crate::clock::later(at, access_ttl), slack),
         }
     }
 }
 
-/// What a rotation attempt found.
+/// Revoking a user's sessions and raising their not-before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RotationResult {
-    /// This request won: the token is now used and the successor stored.
-    Rotated,
-    /// The token was already used (another request won); nothing was written.
-    AlreadyUsed,
-    /// The session is revoked or expired; nothing was written.
-    SessionEnded,
+pub struct UserRevocation {
+    /// Why and when.
+    pub revocation: Revocation,
+    /// Only live sessions created before this are revoked; `None`: every live session.
+    pub created_before: Option<DateTime<Utc>>,
+    /// The user's not-before becomes at least this (it never moves back).
+    pub not_before: DateTime<Utc>,
+}
+
+/// What revoking a user's sessions did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedUser {
+    /// The sessions revoked now.
+    pub sessions: Vec<Uuid>,
+    /// The user's not-before after the revocation.
+    pub not_before: DateTime<Utc>,
+    /// Whether the not-before moved (and so went into the revocation feed).
+    pub not_before_raised: bool,
 }
 
 /// Which of a user's sessions to read: newest first.
@@ -104,8 +174,8 @@ pub enum RotationResult {
 pub struct SessionQuery {
     /// The user.
     pub user_id: String,
-    /// Include revoked sessions.
-    pub include_revoked: bool,
+    /// Only sessions active (not revoked, not expired) at this time; `None`: every session.
+    pub active_at: Option<DateTime<Utc>>,
     /// Only sessions with a smaller (older) id.
     pub before: Option<Uuid>,
     /// At most this many.
@@ -117,10 +187,10 @@ pub struct SessionQuery {
 pub struct PurgeCutoffs {
     /// Feed entries that stopped mattering before this.
     pub feed: DateTime<Utc>,
-    /// Sessions (with their refresh tokens) that ended before this.
+    /// Sessions that ended before this.
     pub sessions: DateTime<Utc>,
-    /// Refresh tokens used before this (kept until then for reuse detection).
-    pub used_tokens: DateTime<Utc>,
+    /// Remembered Appwrite-session revocations that stopped mattering before this.
+    pub appwrite_sessions: DateTime<Utc>,
 }
 
 /// One entry of the revocation feed.
@@ -143,6 +213,8 @@ pub enum FeedEntry {
         sub: String,
         /// Tokens with `iat` before this are revoked.
         not_before: DateTime<Utc>,
+        /// When the entry stops mattering.
+        until: DateTime<Utc>,
     },
 }
 
@@ -195,28 +267,32 @@ pub trait Store: Send + Sync + 'static {
     /// Tells other replicas that the keys changed (PostgreSQL `NOTIFY`; nothing on SQLite).
     async fn notify_keys_changed(&self) -> Result<(), StoreError>;
 
-    /// Creates a session with its first refresh token (expiring with the session) and records
-    /// `audit`, atomically.
+    /// Creates a session with its first refresh token and records `audit`, atomically —
+    /// unless, checked in the same transaction (serialised with the user's revocations), the
+    /// user's not-before is later than `verified_at` or the Appwrite session was revoked: then
+    /// nothing is written and `false` is returned.
     async fn create_session(
         &self,
-        session: &Session,
-        first_token: &TokenHash,
+        new: &NewSession,
         audit: &AuditEvent,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// The session, by id.
     async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
 
-    /// The refresh token with this hash, with its session.
-    async fn find_refresh_token(
+    /// The session of a refresh token's family with its token state: found by `family`, or, for
+    /// a session that has no family yet, by its current token `token`.
+    async fn token_family(
         &self,
-        hash: &TokenHash,
-    ) -> Result<Option<RefreshTokenState>, StoreError>;
+        family: &FamilyHash,
+        token: &TokenHash,
+    ) -> Result<Option<TokenFamily>, StoreError>;
 
-    /// Rotates a refresh token. A conditional update (`… where used_at is null`) decides the
-    /// single winner among any number of concurrent attempts, across processes.
-    async fn rotate_refresh_token(&self, rotation: &Rotation)
-    -> Result<RotationResult, StoreError>;
+    /// Rotates a refresh token in one statement: when `presented` is the family's current token,
+    /// the session is live at `now` and bound to no other client, it becomes the previous token
+    /// and `successor` the current one. Returns what the access token needs, or `None` (nothing
+    /// written) when any condition fails or a concurrent rotation won.
+    async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError>;
 
     /// Revokes a session (all its refresh tokens with it) and records `audit`, atomically.
     /// Idempotent: returns `false`, writing nothing, when it was already revoked or is unknown.
@@ -227,23 +303,25 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
-    /// Revokes every live session of a user and moves the user's not-before forward to the
-    /// second after the revocation (so tokens issued within that second are covered),
-    /// recording `audit` once per revoked session (with its id filled in). Returns their ids.
+    /// Revokes the user's live sessions (those created before `created_before`, when set) and
+    /// raises the user's not-before, recording `audit` once per revoked session (with its id
+    /// filled in) and feed entries for what changed. Serialised with the user's exchanges.
     async fn revoke_user_sessions(
         &self,
         user_id: &str,
-        revocation: &Revocation,
+        revocation: &UserRevocation,
         audit: &AuditEvent,
-    ) -> Result<Vec<Uuid>, StoreError>;
+    ) -> Result<RevokedUser, StoreError>;
 
     /// Revokes the live sessions created from one Appwrite session, recording `audit` per
-    /// session. Returns their ids.
+    /// session, and remembers the Appwrite session as revoked until `remember_until` (so an
+    /// exchange of it already in flight is refused). Returns the revoked sessions.
     async fn revoke_appwrite_session(
         &self,
         user_id: &str,
         appwrite_session_id: &str,
         revocation: &Revocation,
+        remember_until: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<Vec<Uuid>, StoreError>;
 

@@ -1,26 +1,33 @@
 //! The refresh grant (RFC 6749 §6) with rotation, a grace window and reuse detection.
 //!
-//! 1. Read the presented token and its session (immutable facts: client, scope, state), and
-//!    refuse without side effects what can be refused: unknown token, ended session, another
-//!    client, a wider scope.
-//! 2. An unused token: mint a successor, seal it for the presenter, and let the store's
-//!    conditional update decide the one winner. A loser falls through to step 3.
-//! 3. A used token within the grace window: open the winner's sealed successor and return
-//!    **the same** refresh token with a fresh access token. Beyond the window (or with no
-//!    successor to give): reuse — revoke the whole session, answer `invalid_grant`.
+//! 1. One statement tries the rotation: when the presented token is its family's current token
+//!    and the session is live and bound to no other client, the presented token becomes the
+//!    previous one, a successor the current one (sealed for the presenter), and the idle end
+//!    moves. That is the whole refresh in the common case: one database round trip.
+//! 2. Otherwise one read finds out why, and nothing has been written:
+//!    - unknown family, ended session, another client: `invalid_grant`;
+//!    - the previous token within the grace window (a retry after a lost answer, or a request
+//!      that lost the race): **the same** successor, opened from its sealed copy, with a fresh
+//!      access token;
+//!    - any other token of the family: a replay, however long ago it was used. The session is
+//!      revoked (`refresh_token_reuse`, audited) and the answer is `invalid_grant`.
+//!
+//! A `scope` parameter is checked against the grant before anything is written, so a refused
+//! request never burns the token (the client binding is checked inside the statement).
 
 use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::TokenError;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
-use super::ports::{RefreshTokenState, Revocation, Rotation, RotationResult};
-use super::session::RevocationReason;
-use super::token::{RefreshToken, TokenHash, parse_scope};
+use super::ports::{Revocation, Rotation, TokenFamily};
+use super::session::{Grant, RevocationReason, Session};
+use super::token::{RefreshToken, parse_scope};
+use crate::clock::later;
 use crate::crypto::successor;
 
-/// A refresh request, its parameters as received.
-#[derive(Debug, Clone, Default)]
+/// A refresh request, its parameters as received. `Debug` never shows the token.
+#[derive(Clone, Default)]
 pub struct RefreshRequest {
     /// `refresh_token`.
     pub refresh_token: Option<String>,
@@ -32,7 +39,22 @@ pub struct RefreshRequest {
     pub context: RequestContext,
 }
 
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "…"))
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("context", &self.context)
+            .finish()
+    }
+}
+
 const INVALID_TOKEN: &str = "the refresh token is invalid, expired or revoked";
+
+fn invalid_token() -> TokenError {
+    TokenError::invalid_grant(INVALID_TOKEN)
+}
 
 impl TokenService {
     /// Runs the refresh grant.
@@ -42,90 +64,137 @@ impl TokenService {
             .as_deref()
             .ok_or_else(|| TokenError::invalid_request("refresh_token is required"))?;
         check_visible_ascii("refresh_token", text, 512)?;
-        let presented =
-            RefreshToken::parse(text).ok_or_else(|| TokenError::invalid_grant(INVALID_TOKEN))?;
-        let hash = presented.hash();
+        let presented = RefreshToken::parse(text).ok_or_else(invalid_token)?;
         let now = self.clock.now();
-        let state = self.refreshable_state(&hash, now).await?;
-        let scope = narrowed_scope(state.session.scope.as_deref(), request.scope.as_deref())?;
-        check_client(
-            state.session.client_id.as_deref(),
-            request.client_id.as_deref(),
-        )?;
-
-        let state = if state.used_at.is_none() {
-            match self.rotate(&presented, &hash, &state, now).await? {
-                Ok(successor) => {
-                    return self.issue(&state.session, scope.as_deref(), successor, now);
-                }
-                Err(()) => self.refreshable_state(&hash, now).await?,
-            }
-        } else {
-            state
-        };
-        let successor = self
-            .grace_successor(&presented, &hash, &state, now, &request.context)
-            .await?;
-        self.issue(&state.session, scope.as_deref(), successor, now)
-    }
-
-    /// The token's state if its session can still refresh; `invalid_grant` otherwise.
-    async fn refreshable_state(
-        &self,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<RefreshTokenState, TokenError> {
-        match self.store.find_refresh_token(hash).await? {
-            Some(state) if state.session.is_active(now) && state.expires_at > now => Ok(state),
-            _ => Err(TokenError::invalid_grant(INVALID_TOKEN)),
+        if request.scope.is_some() {
+            let family = self.live_family(&presented, &request, now).await?;
+            narrowed_scope(family.session.scope.as_deref(), request.scope.as_deref())?;
         }
+        let successor = presented.successor()?;
+        if let Some(session) = self
+            .try_rotate(&presented, &successor, false, &request, now)
+            .await?
+        {
+            return self.issue_refreshed(&session, &request, successor, now);
+        }
+        let family = self.live_family(&presented, &request, now).await?;
+        if family.current != Some(presented.hash()) {
+            let successor = self
+                .grace_successor(&presented, &family, &request, now)
+                .await?;
+            return self.issue_refreshed(&family.session.grant(), &request, successor, now);
+        }
+        // Still the current token: a session created before token families (found by its token
+        // alone), or a concurrent rotation that rolled back. Try once more.
+        let unmigrated = !family.has_family;
+        if let Some(session) = self
+            .try_rotate(&presented, &successor, unmigrated, &request, now)
+            .await?
+        {
+            return self.issue_refreshed(&session, &request, successor, now);
+        }
+        let family = self.live_family(&presented, &request, now).await?;
+        let successor = self
+            .grace_successor(&presented, &family, &request, now)
+            .await?;
+        self.issue_refreshed(&family.session.grant(), &request, successor, now)
     }
 
-    /// Tries to win the rotation. `Ok(Ok(successor))` when this request won, `Ok(Err(()))`
-    /// when another request used the token first.
-    async fn rotate(
+    /// The presented token's family if its session can still refresh for this client;
+    /// `invalid_grant` otherwise. Writes nothing.
+    async fn live_family(
         &self,
         presented: &RefreshToken,
-        hash: &TokenHash,
-        state: &RefreshTokenState,
+        request: &RefreshRequest,
         now: DateTime<Utc>,
-    ) -> Result<Result<RefreshToken, ()>, TokenError> {
-        let successor = RefreshToken::generate()?;
-        let session = &state.session;
-        let rotation = Rotation {
-            presented: *hash,
-            session_id: session.id,
-            successor: successor.hash(),
-            successor_sealed: successor::seal(presented.expose(), &hash.0, successor.expose())?,
-            successor_expires_at: session.absolute_expires_at,
-            idle_expires_at: (now + self.policy.idle_ttl).min(session.absolute_expires_at),
-            now,
-        };
-        match self.store.rotate_refresh_token(&rotation).await? {
-            RotationResult::Rotated => Ok(Ok(successor)),
-            RotationResult::AlreadyUsed => Ok(Err(())),
-            RotationResult::SessionEnded => Err(TokenError::invalid_grant(INVALID_TOKEN)),
-        }
+    ) -> Result<TokenFamily, TokenError> {
+        let family = self
+            .store
+            .token_family(&presented.family(), &presented.hash())
+            .await?
+            .filter(|family| family.session.is_active(now))
+            .ok_or_else(invalid_token)?;
+        check_client(
+            family.session.client_id.as_deref(),
+            request.client_id.as_deref(),
+        )?;
+        Ok(family)
     }
 
-    /// A used token: the same successor within the grace window, reuse detection beyond it.
+    /// Tries to win the rotation of `presented` to `successor`; the updated session if it did.
+    async fn try_rotate(
+        &self,
+        presented: &RefreshToken,
+        successor: &RefreshToken,
+        unmigrated: bool,
+        request: &RefreshRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Grant>, TokenError> {
+        let presented_hash = presented.hash();
+        let rotation = Rotation {
+            family: presented.family(),
+            presented: presented_hash,
+            unmigrated,
+            successor: successor.hash(),
+            successor_sealed: successor::seal(
+                presented.expose(),
+                &presented_hash.0,
+                successor.expose(),
+            )?,
+            client_id: request.client_id.clone(),
+            idle_expires_at: later(now, self.policy.idle_ttl),
+            now,
+        };
+        Ok(self.store.rotate_refresh_token(&rotation).await?)
+    }
+
+    /// A token of a live family that is not its current one: the same successor when it is the
+    /// previous token within the grace window; a replay otherwise, which revokes the session.
     async fn grace_successor(
         &self,
         presented: &RefreshToken,
-        hash: &TokenHash,
-        state: &RefreshTokenState,
+        family: &TokenFamily,
+        request: &RefreshRequest,
         now: DateTime<Utc>,
-        context: &RequestContext,
     ) -> Result<RefreshToken, TokenError> {
-        let within_grace = state
-            .used_at
-            .is_some_and(|used| now - used <= self.policy.grace);
-        if let (true, Some(sealed)) = (within_grace, &state.successor_sealed) {
-            let text = successor::open(presented.expose(), &hash.0, sealed)?;
+        let hash = presented.hash();
+        if let Some(previous) = family
+            .previous
+            .as_ref()
+            .filter(|p| p.hash == hash && self.within_grace(p.used_at, now))
+        {
+            let text = successor::open(presented.expose(), &hash.0, &previous.successor_sealed)?;
             return RefreshToken::parse(&text)
                 .ok_or(TokenError::Crypto(crate::crypto::CryptoError));
         }
-        let session = &state.session;
+        if family.current == Some(hash) {
+            // Current, yet two rotations in a row failed: something is contending; let the
+            // client retry rather than call it reuse.
+            return Err(TokenError::TemporarilyUnavailable {
+                what: "the database",
+                retry_after: super::error::DATABASE_RETRY_AFTER,
+            });
+        }
+        self.revoke_for_reuse(&family.session, &request.context, now)
+            .await?;
+        Err(invalid_token())
+    }
+
+    /// Whether a token used at `used_at` may still be retried at `now`. Both are compared in
+    /// whole milliseconds (the stored precision), truncated alike, and the window is rounded up
+    /// to a whole millisecond: every retry within the configured window is honoured.
+    fn within_grace(&self, used_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let grace = self.policy.grace;
+        let grace_ms = grace.num_milliseconds() + i64::from(grace.subsec_nanos() % 1_000_000 != 0);
+        now.timestamp_millis() - used_at.timestamp_millis() <= grace_ms
+    }
+
+    async fn revoke_for_reuse(
+        &self,
+        session: &Session,
+        context: &RequestContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
         let reason = RevocationReason::RefreshTokenReuse;
         let audit = AuditEvent::session(
             "refresh_token.reuse_detected",
@@ -136,18 +205,26 @@ impl TokenService {
             context,
             now,
         );
+        let revocation = Revocation::new(reason, now, self.policy.access_ttl);
         if self
             .store
-            .revoke_session(
-                session.id,
-                &Revocation::new(reason, now, self.policy.access_ttl),
-                &audit,
-            )
+            .revoke_session(session.id, &revocation, &audit)
             .await?
         {
             tracing::warn!(sid = %session.id, "refresh token reuse detected; session revoked");
         }
-        Err(TokenError::invalid_grant(INVALID_TOKEN))
+        Ok(())
+    }
+
+    fn issue_refreshed(
+        &self,
+        session: &Grant,
+        request: &RefreshRequest,
+        successor: RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens, TokenError> {
+        let scope = narrowed_scope(session.scope.as_deref(), request.scope.as_deref())?;
+        self.issue(session, scope.as_deref(), successor, now)
     }
 }
 
@@ -216,5 +293,14 @@ mod tests {
         assert!(check_client(Some("app"), Some("app")).is_ok());
         assert!(check_client(Some("app"), None).is_err());
         assert!(check_client(Some("app"), Some("other")).is_err());
+    }
+
+    #[test]
+    fn the_request_debug_hides_the_token() {
+        let request = RefreshRequest {
+            refresh_token: Some("tmr_secret-token-text".into()),
+            ..RefreshRequest::default()
+        };
+        assert!(!format!("{request:?}").contains("secret"));
     }
 }

@@ -13,8 +13,8 @@ use super::ports::Revocation;
 use super::session::RevocationReason;
 use super::token::RefreshToken;
 
-/// A revocation request, its parameters as received.
-#[derive(Debug, Clone, Default)]
+/// A revocation request, its parameters as received. `Debug` never shows the token.
+#[derive(Clone, Default)]
 pub struct RevokeRequest {
     /// `token`.
     pub token: Option<String>,
@@ -22,6 +22,16 @@ pub struct RevokeRequest {
     pub token_type_hint: Option<String>,
     /// Where the request came from.
     pub context: RequestContext,
+}
+
+impl std::fmt::Debug for RevokeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevokeRequest")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("token_type_hint", &self.token_type_hint)
+            .field("context", &self.context)
+            .finish()
+    }
 }
 
 impl TokenService {
@@ -62,11 +72,29 @@ impl TokenService {
 
     async fn session_of(&self, token: &str) -> Result<Option<(Uuid, String)>, TokenError> {
         if let Some(refresh) = RefreshToken::parse(token) {
-            let state = self.store.find_refresh_token(&refresh.hash()).await?;
-            return Ok(state.map(|s| (s.session.id, s.session.user_id)));
+            // Any token of the family, used or not: holding one is the authority to end it.
+            let family = self
+                .store
+                .token_family(&refresh.family(), &refresh.hash())
+                .await?;
+            return Ok(family.map(|f| (f.session.id, f.session.user_id)));
         }
         let keys = self.keys.current();
         let claims = verify_access_token(&keys, &self.policy.issuer, token);
         Ok(claims.and_then(|c| Some((c.sid.parse().ok()?, c.sub))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let request = RevokeRequest {
+            token: Some("tmr_secret-token".into()),
+            ..RevokeRequest::default()
+        };
+        assert!(!format!("{request:?}").contains("secret"));
     }
 }

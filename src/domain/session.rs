@@ -23,6 +23,57 @@ pub struct UserSnapshot {
     pub labels: Vec<String>,
 }
 
+/// The not-before set by a revocation at `at`: the next whole second, so that tokens issued
+/// earlier in the same second (`iat` has whole seconds) are covered by "`iat` before
+/// not-before".
+pub fn not_before_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    let next = at.timestamp().saturating_add(1);
+    DateTime::from_timestamp(next, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Longest display name kept in a snapshot, in characters (Appwrite allows 128).
+pub const MAX_NAME_CHARS: usize = 256;
+/// Longest email kept (RFC 5321's path limit); a longer one is dropped, not cut.
+pub const MAX_EMAIL_CHARS: usize = 320;
+/// Most labels kept, and the longest label (Appwrite allows 36 alphanumerics).
+pub const MAX_LABELS: usize = 100;
+/// See [`MAX_LABELS`].
+pub const MAX_LABEL_CHARS: usize = 128;
+
+impl UserSnapshot {
+    /// The snapshot as it may be stored and issued in tokens: U+0000 replaced (see
+    /// [`super::text`]), the name cut to [`MAX_NAME_CHARS`], an email longer than
+    /// [`MAX_EMAIL_CHARS`] dropped, at most [`MAX_LABELS`] labels of at most
+    /// [`MAX_LABEL_CHARS`] (longer ones dropped). Appwrite's own limits are tighter, so this
+    /// changes nothing Appwrite itself would send; it bounds what a misbehaving upstream could
+    /// put into every access token.
+    pub fn storable(&self) -> Self {
+        self.clone().into_storable()
+    }
+
+    /// [`UserSnapshot::storable`], consuming the snapshot.
+    pub fn into_storable(self) -> Self {
+        use super::text::{into_storable, truncated};
+        let email = if self.email.chars().count() <= MAX_EMAIL_CHARS {
+            into_storable(self.email)
+        } else {
+            String::new()
+        };
+        Self {
+            email,
+            email_verified: self.email_verified,
+            name: truncated(into_storable(self.name), MAX_NAME_CHARS),
+            labels: self
+                .labels
+                .into_iter()
+                .filter(|label| label.chars().count() <= MAX_LABEL_CHARS)
+                .take(MAX_LABELS)
+                .map(into_storable)
+                .collect(),
+        }
+    }
+}
+
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RevocationReason {
@@ -133,9 +184,74 @@ pub struct Session {
     pub claims_updated_at_ms: i64,
 }
 
+/// What an access token is made from: the part of a session the grants need. The refresh
+/// statement returns exactly this, not the whole session row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The session id; the `sid` claim.
+    pub id: Uuid,
+    /// The `sub` claim.
+    pub user_id: String,
+    /// The client the session is bound to, if any.
+    pub client_id: Option<String>,
+    /// The `aud` claim.
+    pub audience: String,
+    /// The scope granted at exchange, if any.
+    pub scope: Option<String>,
+    /// The `auth_time` claim.
+    pub auth_time: DateTime<Utc>,
+    /// No access token outlives this.
+    pub absolute_expires_at: DateTime<Utc>,
+    /// The snapshot claims.
+    pub claims: UserSnapshot,
+}
+
 impl Session {
+    /// The part of the session an access token is made from.
+    pub fn grant(&self) -> Grant {
+        Grant {
+            id: self.id,
+            user_id: self.user_id.clone(),
+            client_id: self.client_id.clone(),
+            audience: self.audience.clone(),
+            scope: self.scope.clone(),
+            auth_time: self.auth_time,
+            absolute_expires_at: self.absolute_expires_at,
+            claims: self.claims.clone(),
+        }
+    }
+
     /// Whether refresh tokens of this session may still be used at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && now < self.absolute_expires_at && now < self.idle_expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storable_snapshot_has_no_nul_and_bounded_text() {
+        let snapshot = UserSnapshot {
+            email: "a\0b@example.com".into(),
+            email_verified: true,
+            name: "N\0".repeat(300),
+            labels: (0..150)
+                .map(|i| format!("l{i}\0"))
+                .chain(["x".repeat(129)])
+                .collect(),
+        }
+        .into_storable();
+        assert_eq!(snapshot.email, "a\u{FFFD}b@example.com");
+        assert_eq!(snapshot.name.chars().count(), MAX_NAME_CHARS);
+        assert!(!snapshot.name.contains('\0'));
+        assert_eq!(snapshot.labels.len(), MAX_LABELS);
+        assert_eq!(snapshot.labels[0], "l0\u{FFFD}");
+        let long_email = UserSnapshot {
+            email: format!("{}@example.com", "a".repeat(400)),
+            ..UserSnapshot::default()
+        };
+        assert_eq!(long_email.into_storable().email, "");
     }
 }

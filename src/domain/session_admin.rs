@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{Actor, AuditEvent, RequestContext};
-use super::ports::{Revocation, SessionQuery, Store, StoreError};
-use super::session::{RevocationReason, Session};
+use super::ports::{Revocation, SessionQuery, Store, StoreError, UserRevocation};
+use super::session::{RevocationReason, Session, not_before_after};
 use crate::clock::Clock;
 
 /// Largest page of sessions or audit events.
@@ -61,18 +61,15 @@ impl SessionAdmin {
         limit: Option<u32>,
     ) -> Result<Page<Session, Uuid>, StoreError> {
         let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-        let now = self.clock.now();
+        // Expired sessions are as dead as revoked ones, whatever the purge has reached; the
+        // query leaves them out itself, so a page is never cut short by them.
         let query = SessionQuery {
             user_id: user_id.to_owned(),
-            include_revoked,
+            active_at: (!include_revoked).then(|| self.clock.now()),
             before: after,
             limit: limit + 1,
         };
         let mut items = self.store.user_sessions(&query).await?;
-        if !include_revoked {
-            // Expired sessions are as dead as revoked ones, whatever the purge has reached.
-            items.retain(|s| s.is_active(now));
-        }
         let next = (items.len() > limit as usize).then(|| {
             items.truncate(limit as usize);
             items.last().map(|s| s.id)
@@ -135,15 +132,16 @@ impl SessionAdmin {
         );
         audit.user_id = Some(user_id.to_owned());
         audit.subject = None;
-        let sessions = self
+        let revocation = UserRevocation {
+            revocation: Revocation::new(reason, now, self.access_ttl),
+            created_before: None,
+            not_before: not_before_after(now),
+        };
+        let revoked = self
             .store
-            .revoke_user_sessions(
-                user_id,
-                &Revocation::new(reason, now, self.access_ttl),
-                &audit,
-            )
+            .revoke_user_sessions(user_id, &revocation, &audit)
             .await?;
-        let not_before = self.store.user_not_before(user_id).await?.unwrap_or(now);
+        let (sessions, not_before) = (revoked.sessions, revoked.not_before);
         Ok(RevokedAll {
             sessions,
             not_before,

@@ -1,5 +1,12 @@
 //! Token formats: opaque refresh tokens (`tmr_` + base64url of 32 random bytes, stored only
 //! as SHA-256) and access-token claims (RFC 9068), plus the scope syntax of RFC 6749 §3.3.
+//!
+//! A refresh token's 32 bytes are a **selector** (the first 16, fixed for its session: the
+//! refresh-token family) and a **validator** (the last 16, new at every rotation). The store
+//! finds the session by SHA-256 of the selector and compares SHA-256 of the whole token with the
+//! session's current one, so a token of the family that is not current is recognised as a
+//! replay for the session's whole life, with constant storage per session. Knowing a selector
+//! means having held a token of that family: nobody else can make a "replay" that revokes it.
 
 use std::fmt;
 
@@ -8,66 +15,88 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::session::Session;
+use super::session::Grant;
 use crate::crypto::{CryptoError, random_bytes};
 
 /// The refresh-token prefix, so leaked tokens are recognisable by secret scanners.
 pub const REFRESH_TOKEN_PREFIX: &str = "tmr_";
 const REFRESH_TOKEN_LEN: usize = 4 + 43;
+const SELECTOR_LEN: usize = 16;
 
-/// A refresh token's text. `Debug` shows only its prefix.
+/// A refresh token. `Debug` shows only its prefix.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RefreshToken(String);
+pub struct RefreshToken {
+    text: String,
+    bytes: [u8; 32],
+}
 
 impl fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "RefreshToken({}…)",
-            &self.0[..REFRESH_TOKEN_PREFIX.len()]
-        )
+        write!(f, "RefreshToken({REFRESH_TOKEN_PREFIX}…)")
     }
 }
 
 impl RefreshToken {
-    /// A new random token.
+    /// A new random token, the first of a new family.
     pub fn generate() -> Result<Self, CryptoError> {
-        let bytes = random_bytes::<32>()?;
-        Ok(Self(format!(
-            "{REFRESH_TOKEN_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(bytes)
-        )))
+        Ok(Self::from_bytes(random_bytes::<32>()?))
+    }
+
+    /// The next token of this token's family: the same selector, a new random validator.
+    pub fn successor(&self) -> Result<Self, CryptoError> {
+        let mut bytes = self.bytes;
+        bytes[SELECTOR_LEN..].copy_from_slice(&random_bytes::<16>()?);
+        Ok(Self::from_bytes(bytes))
+    }
+
+    fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self {
+            text: format!("{REFRESH_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)),
+            bytes,
+        }
     }
 
     /// Accepts exactly the format [`RefreshToken::generate`] produces; anything else cannot be
     /// one of ours and is rejected without a database lookup.
     pub fn parse(text: &str) -> Option<Self> {
         let body = text.strip_prefix(REFRESH_TOKEN_PREFIX)?;
-        let well_formed = text.len() == REFRESH_TOKEN_LEN
-            && body
+        if text.len() != REFRESH_TOKEN_LEN
+            || !body
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD
-                .decode(body)
-                .is_ok_and(|bytes| bytes.len() == 32);
-        well_formed.then(|| Self(text.to_owned()))
+        {
+            return None;
+        }
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD.decode(body).ok()?.try_into().ok()?;
+        // Only the canonical encoding: a token must have exactly one spelling.
+        let token = Self::from_bytes(bytes);
+        (token.text == text).then_some(token)
     }
 
     /// The token text, to hand to its holder.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// SHA-256 of the text: the only form ever stored.
+    /// SHA-256 of the text: the only form of the token ever stored.
     pub fn hash(&self) -> TokenHash {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.0.as_bytes());
-        let mut hash = [0u8; 32];
-        hash.copy_from_slice(digest.as_ref());
-        TokenHash(hash)
+        TokenHash(sha256(self.text.as_bytes()))
+    }
+
+    /// SHA-256 of the selector: how the store finds the token's session.
+    pub fn family(&self) -> FamilyHash {
+        FamilyHash(sha256(&self.bytes[..SELECTOR_LEN]))
     }
 }
 
-/// The SHA-256 of a refresh token. Lookups go by this hash through a database index, so no
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(digest.as_ref());
+    hash
+}
+
+/// The SHA-256 of a refresh token. Lookups go by hashes through a database index, so no
 /// secret-dependent comparison happens in tokenmint's own code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
@@ -75,6 +104,16 @@ pub struct TokenHash(pub [u8; 32]);
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TokenHash({:02x}{:02x}…)", self.0[0], self.0[1])
+    }
+}
+
+/// The SHA-256 of a refresh token's selector: names its family (its session).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FamilyHash(pub [u8; 32]);
+
+impl fmt::Debug for FamilyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FamilyHash({:02x}{:02x}…)", self.0[0], self.0[1])
     }
 }
 
@@ -123,16 +162,16 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
-    /// The claims of an access token for `session`, issued at `now`, expiring after `ttl` but
-    /// never after the session's absolute end. `snapshot_claims` picks the snapshot members
+    /// The claims of access token `jti` for `session`, issued at `now`, expiring after `ttl`
+    /// but never after the session's absolute end. `snapshot_claims` picks the snapshot members
     /// (`TOKENMINT_CLAIMS`); empty strings are omitted rather than asserted.
     pub fn for_session(
         issuer: &str,
-        session: &Session,
+        session: &Grant,
         scope: Option<&str>,
         snapshot_claims: &[String],
-        now: DateTime<Utc>,
-        ttl: chrono::Duration,
+        (now, ttl): (DateTime<Utc>, chrono::Duration),
+        jti: uuid::Uuid,
     ) -> Self {
         let wants = |claim: &str| snapshot_claims.iter().any(|c| c == claim);
         let user = &session.claims;
@@ -141,9 +180,11 @@ impl AccessClaims {
             iss: issuer.to_owned(),
             sub: session.user_id.clone(),
             aud: session.audience.clone(),
-            exp: (now + ttl).min(session.absolute_expires_at).timestamp(),
+            exp: crate::clock::later(now, ttl)
+                .min(session.absolute_expires_at)
+                .timestamp(),
             iat: now.timestamp(),
-            jti: uuid::Uuid::now_v7().to_string(),
+            jti: jti.to_string(),
             client_id: session
                 .client_id
                 .clone()
@@ -190,6 +231,17 @@ mod tests {
     }
 
     #[test]
+    fn a_successor_keeps_the_family_and_changes_the_token() {
+        let token = RefreshToken::generate().unwrap();
+        let next = token.successor().unwrap();
+        assert_eq!(next.family(), token.family());
+        assert_ne!(next.hash(), token.hash());
+        assert_eq!(next.expose()[..4 + 21], token.expose()[..4 + 21]);
+        assert_ne!(RefreshToken::generate().unwrap().family(), token.family());
+        assert_eq!(RefreshToken::parse(next.expose()), Some(next));
+    }
+
+    #[test]
     fn malformed_refresh_tokens_do_not_parse() {
         let good = RefreshToken::generate().unwrap().expose().to_owned();
         for bad in [
@@ -201,6 +253,8 @@ mod tests {
             &good[..46],
             &format!("{}\r\n", &good[..45]),
             &format!("tmr_{}", "+".repeat(43)),
+            // 43 base64url characters carry 258 bits: the last one's spare bits must be zero.
+            &format!("tmr_{}B", "A".repeat(42)),
         ] {
             assert!(RefreshToken::parse(bad).is_none(), "{bad:?}");
         }

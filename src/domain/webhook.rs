@@ -1,24 +1,51 @@
-//! What Appwrite's webhooks ask of tokenmint, and doing it. Handlers are idempotent: Appwrite
-//! sends no delivery id, so a replayed delivery must change nothing (revoking is idempotent;
-//! a snapshot only ever moves forward by Appwrite's `$updatedAt`). Nothing here calls
-//! Appwrite: webhooks must be answered fast or Appwrite disables them.
+//! What Appwrite's webhooks ask of tokenmint, and doing it. Nothing here calls Appwrite:
+//! webhooks must be answered fast or Appwrite disables them.
+//!
+//! Appwrite sends no delivery id or timestamp, so a delivery may be replayed by anyone who
+//! captured one, and handlers must make a replay change nothing:
+//! - a password change or a block acts **as of its own time** (the payload's `passwordUpdate` or
+//!   `$updatedAt`): it revokes only sessions created before that time plus
+//!   [`CLOCK_SKEW_MARGIN`] (erring towards revoking), and sets the user's not-before to the
+//!   same instant — never later, so a replay days later spares every newer session;
+//! - a user deletion, or "delete all sessions" (whose payload carries no time of its own),
+//!   revokes every live session as of now;
+//! - revoking is idempotent, and a snapshot only ever moves forward by `$updatedAt`.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::audit::{Actor, AuditEvent, RequestContext};
-use super::ports::{Revocation, Store, StoreError};
-use super::session::{RevocationReason, UserSnapshot};
-use crate::clock::Clock;
+use super::ports::{Revocation, Store, StoreError, UserRevocation};
+use super::session::{RevocationReason, UserSnapshot, not_before_after};
+use crate::clock::{Clock, later};
+
+/// How far Appwrite's clock may be behind tokenmint's: an event at Appwrite time `t` revokes
+/// sessions created before `t` plus this, and sets the not-before to that instant. Both services
+/// are expected to run NTP; 5 s is generous for that and short enough that a sign-in just after
+/// a password change is rarely caught by it (such a sign-in is refused or revoked, and the app
+/// simply signs in again).
+pub const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+
+/// Latest not-before an event may set, relative to now: a payload time far in the future (a
+/// misconfigured clock) cannot lock a user out for longer than this.
+pub const MAX_FUTURE_NOT_BEFORE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long a deleted Appwrite session is remembered, to refuse an exchange of it that was
+/// already in flight: far longer than any Appwrite verification may take (at most 60 s).
+pub const APPWRITE_SESSION_MEMORY: chrono::Duration = chrono::Duration::minutes(10);
 
 /// One webhook's action, decided from its event names and payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookAction {
-    /// Revoke all of a user's sessions (and set their not-before).
+    /// Revoke a user's sessions (and raise their not-before).
     RevokeUser {
         /// The Appwrite user.
         user_id: String,
         /// Why.
         reason: RevocationReason,
+        /// When the event happened, by Appwrite's clock; `None`: revoke everything, as of now.
+        as_of: Option<DateTime<Utc>>,
     },
     /// Revoke the sessions created from one Appwrite session.
     RevokeAppwriteSession {
@@ -68,17 +95,18 @@ impl WebhookHandler {
         let now = self.clock.now();
         let (user_id, changed) = match action {
             WebhookAction::Ignore => return Ok(0),
-            WebhookAction::RevokeUser { user_id, reason } => {
+            WebhookAction::RevokeUser {
+                user_id,
+                reason,
+                as_of,
+            } => {
+                let revocation = user_revocation(reason, as_of, now, self.access_ttl);
                 let audit = revoked_event(&user_id, reason, context, now);
                 let revoked = self
                     .store
-                    .revoke_user_sessions(
-                        &user_id,
-                        &Revocation::new(reason, now, self.access_ttl),
-                        &audit,
-                    )
+                    .revoke_user_sessions(&user_id, &revocation, &audit)
                     .await?;
-                (user_id, revoked.len())
+                (user_id, revoked.sessions.len())
             }
             WebhookAction::RevokeAppwriteSession {
                 user_id,
@@ -92,6 +120,7 @@ impl WebhookHandler {
                         &user_id,
                         &appwrite_session_id,
                         &Revocation::new(reason, now, self.access_ttl),
+                        later(now, APPWRITE_SESSION_MEMORY),
                         &audit,
                     )
                     .await?;
@@ -104,7 +133,7 @@ impl WebhookHandler {
             } => {
                 let updated = self
                     .store
-                    .update_user_snapshot(&user_id, &snapshot, updated_at_ms)
+                    .update_user_snapshot(&user_id, &snapshot.into_storable(), updated_at_ms)
                     .await?;
                 (user_id, usize::try_from(updated).unwrap_or(usize::MAX))
             }
@@ -125,11 +154,38 @@ impl WebhookHandler {
     }
 }
 
+/// What revoking a user as of `as_of` means at `now` (see the module documentation).
+fn user_revocation(
+    reason: RevocationReason,
+    as_of: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    access_ttl: chrono::Duration,
+) -> UserRevocation {
+    let revocation = Revocation::new(reason, now, access_ttl);
+    match as_of {
+        None => UserRevocation {
+            revocation,
+            created_before: None,
+            not_before: not_before_after(now),
+        },
+        Some(at) => {
+            let until = later(at, CLOCK_SKEW_MARGIN).min(later(now, MAX_FUTURE_NOT_BEFORE));
+            // Whole seconds, rounded up: stored times and `iat` have whole seconds.
+            let until = not_before_after(until - chrono::Duration::nanoseconds(1));
+            UserRevocation {
+                revocation,
+                created_before: Some(until),
+                not_before: until,
+            }
+        }
+    }
+}
+
 fn revoked_event(
     user_id: &str,
     reason: RevocationReason,
     context: &RequestContext,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> AuditEvent {
     let mut audit = AuditEvent::about(
         "session.revoked",
@@ -142,4 +198,47 @@ fn revoked_event(
     audit.user_id = Some(user_id.to_owned());
     audit.subject = None;
     audit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    const TTL: chrono::Duration = chrono::Duration::minutes(15);
+
+    fn now() -> DateTime<Utc> {
+        ManualClock::starting_now().now()
+    }
+
+    #[test]
+    fn an_event_acts_as_of_its_own_time_plus_the_margin_rounded_up() {
+        let now = now();
+        let at = now - chrono::Duration::hours(3) + chrono::Duration::milliseconds(250);
+        let revocation = user_revocation(
+            RevocationReason::AppwritePasswordChanged,
+            Some(at),
+            now,
+            TTL,
+        );
+        let expected = DateTime::from_timestamp(at.timestamp() + 6, 0).unwrap();
+        assert_eq!(revocation.created_before, Some(expected));
+        assert_eq!(revocation.not_before, expected);
+    }
+
+    #[test]
+    fn an_event_from_the_future_moves_the_not_before_at_most_a_minute_ahead() {
+        let now = now();
+        let at = now + chrono::Duration::days(365);
+        let revocation = user_revocation(RevocationReason::AppwriteUserBlocked, Some(at), now, TTL);
+        assert_eq!(revocation.not_before, now + chrono::Duration::seconds(60));
+    }
+
+    #[test]
+    fn a_deletion_revokes_everything_as_of_now() {
+        let now = now();
+        let revocation = user_revocation(RevocationReason::AppwriteUserDeleted, None, now, TTL);
+        assert_eq!(revocation.created_before, None);
+        assert_eq!(revocation.not_before, not_before_after(now));
+    }
 }

@@ -1,10 +1,8 @@
 //! The admin API under `/admin/v1` (keys with the `admin` role): sessions, signing keys, the
 //! audit log. Errors are RFC 9457 problem JSON.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -13,14 +11,13 @@ use uuid::Uuid;
 use super::AppState;
 use super::auth::AdminKey;
 use super::error::Problem;
-use super::extract::request_context;
+use super::extract::{PathParams, QueryParams, request_context};
 use super::views::{AuditView, KeyView, SessionView};
 use crate::domain::audit::AuditQuery;
 use crate::domain::keys::NextKey;
 use crate::domain::session::RevocationReason;
 use crate::domain::session_admin::{DEFAULT_PAGE, MAX_PAGE};
-
-type Params = Query<HashMap<String, String>>;
+use crate::domain::text::is_identifier;
 
 fn bad_request(detail: &str) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST).with_detail(detail)
@@ -31,7 +28,8 @@ fn session_id(text: &str) -> Result<Uuid, Problem> {
         .map_err(|_| Problem::new(StatusCode::NOT_FOUND).with_detail("no such session"))
 }
 
-fn limit(params: &HashMap<String, String>) -> Result<Option<u32>, Problem> {
+/// The `limit` parameter: 1 to [`MAX_PAGE`].
+pub(super) fn limit(params: &QueryParams) -> Result<Option<u32>, Problem> {
     params
         .get("limit")
         .map(|v| v.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n)))
@@ -39,28 +37,48 @@ fn limit(params: &HashMap<String, String>) -> Result<Option<u32>, Problem> {
         .transpose()
 }
 
-/// `GET /admin/v1/users/{user_id}/sessions[?include=revoked][&limit=N][&cursor=C]`.
-pub async fn list_user_sessions(
-    State(state): State<AppState>,
-    AdminKey(_): AdminKey,
-    Path(user_id): Path<String>,
-    Query(params): Params,
-) -> Result<Response, Problem> {
-    let include_revoked = match params.get("include").map(String::as_str) {
-        None => false,
-        Some("revoked") => true,
-        Some(_) => return Err(bad_request("include may only be `revoked`")),
-    };
-    let cursor = params
+/// A session-list `cursor` parameter (the last session id of the previous page).
+pub(super) fn cursor(params: &QueryParams) -> Result<Option<Uuid>, Problem> {
+    params
         .get("cursor")
         .map(|c| {
             c.parse::<Uuid>()
                 .map_err(|_| bad_request("cursor is malformed"))
         })
-        .transpose()?;
+        .transpose()
+}
+
+/// A user id from a path or query: what Appwrite could have issued (see `domain::text`).
+fn user_id(text: &str) -> Result<&str, Problem> {
+    if is_identifier(text) {
+        Ok(text)
+    } else {
+        Err(bad_request(
+            "user_id must be 1 to 255 bytes with no control characters",
+        ))
+    }
+}
+
+/// `GET /admin/v1/users/{user_id}/sessions[?include=revoked][&limit=N][&cursor=C]`.
+pub async fn list_user_sessions(
+    State(state): State<AppState>,
+    AdminKey(_): AdminKey,
+    PathParams(user): PathParams<String>,
+    params: QueryParams,
+) -> Result<Response, Problem> {
+    let include_revoked = match params.get("include") {
+        None => false,
+        Some("revoked") => true,
+        Some(_) => return Err(bad_request("include may only be `revoked`")),
+    };
     let page = state
         .sessions
-        .list(&user_id, include_revoked, cursor, limit(&params)?)
+        .list(
+            user_id(&user)?,
+            include_revoked,
+            cursor(&params)?,
+            limit(&params)?,
+        )
         .await?;
     let now = state.clock.now();
     let sessions: Vec<_> = page
@@ -78,14 +96,14 @@ pub async fn list_user_sessions(
 pub async fn revoke_user_sessions(
     State(state): State<AppState>,
     AdminKey(caller): AdminKey,
-    Path(user_id): Path<String>,
+    PathParams(user): PathParams<String>,
     request: Request,
 ) -> Result<Response, Problem> {
     let context = request_context(&request);
     let reason = RevocationReason::UserRevokeAll;
     let revoked = state
         .sessions
-        .revoke_all(&user_id, reason, caller.actor(), &context)
+        .revoke_all(user_id(&user)?, reason, caller.actor(), &context)
         .await?;
     let body = json!({
         "revoked_sessions": revoked.sessions.iter().map(Uuid::to_string).collect::<Vec<_>>(),
@@ -98,7 +116,7 @@ pub async fn revoke_user_sessions(
 pub async fn get_session(
     State(state): State<AppState>,
     AdminKey(_): AdminKey,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, Problem> {
     let session = state.sessions.get(session_id(&id)?).await?;
     let session = session
@@ -110,7 +128,7 @@ pub async fn get_session(
 pub async fn revoke_session(
     State(state): State<AppState>,
     AdminKey(caller): AdminKey,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     request: Request,
 ) -> Result<Response, Problem> {
     let context = request_context(&request);
@@ -161,11 +179,14 @@ pub async fn rotate_keys(
 pub async fn list_audit_events(
     State(state): State<AppState>,
     AdminKey(_): AdminKey,
-    Query(params): Params,
+    params: QueryParams,
 ) -> Result<Response, Problem> {
     let limit = limit(&params)?.unwrap_or(DEFAULT_PAGE);
     let query = AuditQuery {
-        user_id: params.get("user_id").cloned(),
+        user_id: params
+            .get("user_id")
+            .map(|id| user_id(id).map(str::to_owned))
+            .transpose()?,
         session_id: params
             .get("session_id")
             .map(|s| {

@@ -5,10 +5,12 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::Problem;
 use crate::domain::admin_keys::{AdminCaller, AdminKeyError, AdminRole};
+use crate::domain::ports::StoreError;
 use crate::domain::session::Session;
 use crate::domain::token::AccessClaims;
 
@@ -33,25 +35,57 @@ pub struct AnyAdminKey(pub AdminCaller);
 /// A caller holding a valid key with the `admin` role.
 pub struct AdminKey(pub AdminCaller);
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<AdminCaller, Problem> {
+/// Why an admin key was not accepted. Answers problem JSON on the admin API; introspection,
+/// an OAuth endpoint, maps it to RFC 6749 errors itself.
+pub enum AdminKeyRejection {
+    /// No key, or a malformed, unknown, wrong or revoked one (401).
+    Invalid(Problem),
+    /// Too many failed attempts for this key id just now (429 with `Retry-After`).
+    Throttled(u64),
+    /// The key is valid but its role does not allow the call (403).
+    Forbidden,
+    /// The database failed.
+    Store(StoreError),
+}
+
+impl IntoResponse for AdminKeyRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Invalid(problem) => problem.into_response(),
+            Self::Throttled(retry_after) => Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                .with_detail("too many failed attempts for this key; retry later")
+                .with_retry_after(retry_after)
+                .into_response(),
+            Self::Forbidden => Problem::new(StatusCode::FORBIDDEN)
+                .with_detail("this key's role does not allow this call")
+                .into_response(),
+            Self::Store(err) => Problem::from(err).into_response(),
+        }
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<AdminCaller, AdminKeyRejection> {
     let Some(token) = bearer_token(parts) else {
-        return Err(Problem::unauthorized(
+        return Err(AdminKeyRejection::Invalid(Problem::unauthorized(
             ADMIN_CHALLENGE,
             "an admin key is required",
-        ));
+        )));
     };
     match state.admin_keys.authenticate(token).await {
         Ok(caller) => Ok(caller),
-        Err(AdminKeyError::Store(err)) => Err(err.into()),
-        Err(_) => Err(Problem::unauthorized(
+        Err(AdminKeyError::Store(err)) => Err(AdminKeyRejection::Store(err)),
+        Err(AdminKeyError::Throttled { retry_after }) => {
+            Err(AdminKeyRejection::Throttled(retry_after))
+        }
+        Err(_) => Err(AdminKeyRejection::Invalid(Problem::unauthorized(
             ADMIN_INVALID,
             "the admin key is invalid or revoked",
-        )),
+        ))),
     }
 }
 
 impl FromRequestParts<AppState> for AnyAdminKey {
-    type Rejection = Problem;
+    type Rejection = AdminKeyRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -62,7 +96,7 @@ impl FromRequestParts<AppState> for AnyAdminKey {
 }
 
 impl FromRequestParts<AppState> for AdminKey {
-    type Rejection = Problem;
+    type Rejection = AdminKeyRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -70,8 +104,7 @@ impl FromRequestParts<AppState> for AdminKey {
     ) -> Result<Self, Self::Rejection> {
         let caller = authenticate(parts, state).await?;
         if caller.role != AdminRole::Admin {
-            return Err(Problem::new(StatusCode::FORBIDDEN)
-                .with_detail("this key's role does not allow this call"));
+            return Err(AdminKeyRejection::Forbidden);
         }
         Ok(Self(caller))
     }

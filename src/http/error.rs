@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::error::TokenError;
+use crate::domain::ports::StoreError;
 
 /// An RFC 9457 problem: `{"type","title","status","detail"}` as `application/problem+json`.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +21,8 @@ pub struct Problem {
     detail: Option<String>,
     #[serde(skip)]
     www_authenticate: Option<&'static str>,
+    #[serde(skip)]
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -31,7 +34,14 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             www_authenticate: None,
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After` (seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 401 with a `WWW-Authenticate: Bearer …` challenge (RFC 6750 §3).
@@ -58,6 +68,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let challenge = self.www_authenticate;
+        let retry_after = self.retry_after;
         let mut response = (status, Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -74,6 +85,9 @@ impl IntoResponse for Problem {
                 header::HeaderValue::from_static(challenge),
             );
         }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -81,6 +95,40 @@ impl IntoResponse for Problem {
 /// Any path that is not routed.
 pub async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND).with_detail("no such endpoint")
+}
+
+/// A request that took longer than the server's timeout: 503 with `Retry-After`.
+pub fn timed_out(family: super::ErrorFamily) -> Response {
+    const RETRY_AFTER: u64 = 5;
+    match family {
+        super::ErrorFamily::OAuth => OAuthError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the request took too long; retry later",
+        )
+        .retry_after(RETRY_AFTER)
+        .into_response(),
+        super::ErrorFamily::Problem => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail("the request took too long; retry later")
+            .with_retry_after(RETRY_AFTER)
+            .into_response(),
+    }
+}
+
+/// A routed path called with a method it does not serve: 405 in the route's format (axum adds
+/// the `Allow` header).
+pub fn method_not_allowed(family: super::ErrorFamily) -> Response {
+    match family {
+        super::ErrorFamily::OAuth => OAuthError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this endpoint does not serve that method",
+        )
+        .into_response(),
+        super::ErrorFamily::Problem => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+            .with_detail("this endpoint does not serve that method")
+            .into_response(),
+    }
 }
 
 /// An RFC 6749 §5.2 error: `{"error","error_description"}`, never cached.
@@ -130,10 +178,10 @@ impl OAuthError {
     }
 }
 
-impl From<crate::domain::ports::StoreError> for Problem {
-    fn from(err: crate::domain::ports::StoreError) -> Self {
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Self {
         match err {
-            crate::domain::ports::StoreError::Unavailable(_) => {
+            StoreError::Unavailable(_) | StoreError::Conflict(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_detail("the database is temporarily unavailable")
             }
@@ -155,6 +203,16 @@ impl From<TokenError> for Problem {
 }
 
 impl OAuthError {
+    /// 429 `slow_down` with `Retry-After`.
+    pub fn slow_down(retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many requests; retry later",
+        )
+        .retry_after(retry_after)
+    }
+
     /// 401 `invalid_client` with a Bearer challenge: a protected OAuth endpoint without valid
     /// credentials (RFC 7662 §2.1).
     pub fn invalid_client() -> Self {

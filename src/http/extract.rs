@@ -1,27 +1,42 @@
-//! Request extraction for the OAuth endpoints: parameters from a form (RFC 6749's wire format)
-//! or JSON body with the same names, strictly: a repeated parameter, a body that is not UTF-8,
-//! an unsupported content type, or one over the size limit is `invalid_request` (never a 500,
-//! never a framework-default error body).
+//! Request extraction, strict and in each route family's error format (never a 500, never a
+//! framework-default `text/plain` body):
+//! - [`OAuthParams`]: the parameters of an OAuth request, from a form (RFC 6749's wire format)
+//!   or a JSON body with the same names; a repeated parameter, a body that is not UTF-8, an
+//!   unsupported content type, or one over the size limit is `invalid_request`;
+//! - [`QueryParams`] and [`PathParams`]: the query string and path parameters of the other
+//!   routes; anything malformed (invalid percent-encoding or UTF-8, a repeated parameter) is a
+//!   problem-JSON 400.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::body::to_bytes;
-use axum::extract::{ConnectInfo, FromRequest, Request};
-use axum::http::header;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use percent_encoding::percent_decode;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::BODY_LIMIT;
-use super::error::OAuthError;
+use super::error::{OAuthError, Problem};
 use crate::domain::audit::RequestContext;
 
-/// The parameters of an OAuth request, each present at most once.
-#[derive(Debug, Default)]
+/// The parameters of an OAuth request, each present at most once. `Debug` shows the names
+/// only: the values are tokens and proofs.
+#[derive(Default)]
 pub struct OAuthParams {
     params: BTreeMap<String, String>,
     /// Where the request came from.
     pub context: RequestContext,
+}
+
+impl std::fmt::Debug for OAuthParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthParams")
+            .field("names", &self.params.keys().collect::<Vec<_>>())
+            .field("context", &self.context)
+            .finish()
+    }
 }
 
 impl OAuthParams {
@@ -54,7 +69,8 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
                 OAuthError::invalid_request("the request body is too large or unreadable")
             })?;
         let pairs = match content_type.as_str() {
-            "application/x-www-form-urlencoded" => parse_form(&body)?,
+            "application/x-www-form-urlencoded" => parse_form(&body)
+                .map_err(|_| OAuthError::invalid_request("the form body is not valid UTF-8"))?,
             "application/json" => parse_json(&body)?,
             _ => {
                 return Err(OAuthError::invalid_request(
@@ -94,7 +110,13 @@ pub fn request_context(request: &Request) -> RequestContext {
     }
 }
 
-fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+/// Percent-encoded text that does not decode to UTF-8.
+#[derive(Debug)]
+struct NotUtf8;
+
+/// `application/x-www-form-urlencoded` pairs (a form body or a query string), in order, with
+/// duplicates kept so callers can refuse them.
+fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, NotUtf8> {
     let decode = |part: &[u8]| {
         let plus_as_space: Vec<u8> = part
             .iter()
@@ -103,7 +125,7 @@ fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
         percent_decode(&plus_as_space)
             .decode_utf8()
             .map(|text| text.into_owned())
-            .map_err(|_| OAuthError::invalid_request("the form body is not valid UTF-8"))
+            .map_err(|_| NotUtf8)
     };
     body.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
@@ -114,6 +136,57 @@ fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
             Ok((name, value))
         })
         .collect()
+}
+
+/// The query string of a non-OAuth route, each parameter present at most once.
+#[derive(Debug, Default)]
+pub struct QueryParams(BTreeMap<String, String>);
+
+impl QueryParams {
+    /// A parameter's value, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let malformed = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
+        let query = parts.uri.query().unwrap_or("");
+        let pairs = parse_form(query.as_bytes())
+            .map_err(|_| malformed("the query string is not valid UTF-8".into()))?;
+        let mut params = BTreeMap::new();
+        for (name, value) in pairs {
+            let repeated = format!("query parameter {} is repeated", printable(&name));
+            if params.insert(name, value).is_some() {
+                return Err(malformed(repeated));
+            }
+        }
+        Ok(Self(params))
+    }
+}
+
+/// Path parameters; a path that does not decode (invalid percent-encoding or UTF-8) is a
+/// problem-JSON 400 rather than axum's plain-text one.
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(_) => {
+                Err(Problem::new(StatusCode::BAD_REQUEST).with_detail("the path is malformed"))
+            }
+        }
+    }
 }
 
 /// A JSON object whose members are all strings (or null, meaning omitted); duplicate member
@@ -155,6 +228,19 @@ fn printable(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oauth_params_debug_shows_names_not_values() {
+        let params = OAuthParams {
+            params: [("refresh_token".to_owned(), "tmr_secret".to_owned())].into(),
+            context: RequestContext::default(),
+        };
+        let debug = format!("{params:?}");
+        assert!(
+            debug.contains("refresh_token") && !debug.contains("tmr_secret"),
+            "{debug}"
+        );
+    }
 
     #[test]
     fn forms_decode_percent_and_plus() {

@@ -1,22 +1,23 @@
 //! `GET /v1/revocations?since=CURSOR`: the revocation feed for verifiers.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
 use super::error::Problem;
+use super::extract::QueryParams;
 use crate::domain::feed::FeedCursor;
 use crate::domain::ports::FeedEntry;
 
-/// Answers `{"cursor", "sessions": [{"sid","exp"}], "users": [{"sub","not_before"}], "more"}`.
+/// Answers `{"cursor", "sessions": [{"sid","exp"}], "users": [{"sub","not_before","exp"}],
+/// "more"}`. `exp` says when an entry stops mattering: every access token it could affect has
+/// expired by then, so a verifier may forget it.
 pub async fn get_revocations(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    params: QueryParams,
 ) -> Result<Response, Problem> {
     let since = match params.get("since").filter(|s| !s.is_empty()) {
         None => FeedCursor::default(),
@@ -34,8 +35,15 @@ pub async fn get_revocations(
                 sessions.push(json!({ "sid": sid.to_string(), "exp": until.timestamp() }))
             }
             FeedEntry::User {
-                sub, not_before, ..
-            } => users.push(json!({ "sub": sub, "not_before": not_before.timestamp() })),
+                sub,
+                not_before,
+                until,
+                ..
+            } => users.push(json!({
+                "sub": sub,
+                "not_before": not_before.timestamp(),
+                "exp": until.timestamp(),
+            })),
         }
     }
     let body = json!({ "cursor": page.cursor.encode(), "sessions": sessions, "users": users, "more": page.more });

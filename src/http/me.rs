@@ -2,33 +2,32 @@
 //! access token ("log out other devices"). A user can never see or end another user's
 //! session: someone else's session answers 404, exactly like one that does not exist.
 
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::AppState;
+use super::admin::{cursor, limit};
 use super::auth::AccessToken;
 use super::error::Problem;
-use super::extract::request_context;
+use super::extract::{PathParams, QueryParams, request_context};
 use super::views::SessionView;
 use crate::domain::audit::Actor;
 use crate::domain::session::RevocationReason;
 
-/// `GET /v1/me/sessions`: the caller's live sessions, the current one marked.
+/// `GET /v1/me/sessions[?limit=N][&cursor=C]`: the caller's live sessions, newest first, the
+/// current one marked.
 pub async fn list_my_sessions(
     State(state): State<AppState>,
     caller: AccessToken,
-    Query(params): Query<HashMap<String, String>>,
+    params: QueryParams,
 ) -> Result<Response, Problem> {
-    let cursor = params.get("cursor").and_then(|c| c.parse::<Uuid>().ok());
     let page = state
         .sessions
-        .list(&caller.claims.sub, false, cursor, None)
+        .list(&caller.claims.sub, false, cursor(&params)?, limit(&params)?)
         .await?;
     let now = state.clock.now();
     let sessions: Vec<_> = page
@@ -46,7 +45,7 @@ pub async fn list_my_sessions(
 pub async fn revoke_my_session(
     State(state): State<AppState>,
     caller: AccessToken,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     request: Request,
 ) -> Result<Response, Problem> {
     let not_found = || Problem::new(StatusCode::NOT_FOUND).with_detail("no such session");

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod cors;
 mod error;
 mod extract;
 mod feed;
@@ -18,11 +19,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
-use axum::routing::{delete, get, post};
+use axum::http::{HeaderName, Method};
+use axum::response::Response;
+use axum::routing::{MethodRouter, delete, get, post};
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::clock::Clock;
@@ -47,9 +50,28 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// What every handler can reach.
+/// What every handler can reach: [`Services`] behind one `Arc`, so that handing it to a handler
+/// (axum clones the state for every request) is one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state over `services`.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services of the HTTP layer.
+pub struct Services {
     /// The validated configuration.
     pub config: Arc<Config>,
     /// Persistent state.
@@ -72,59 +94,196 @@ pub struct AppState {
     pub feed: RevocationFeed,
 }
 
-/// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
-/// per request carrying that id, a timeout, and a body-size limit.
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/.well-known/jwks.json", get(wellknown::get_jwks))
-        .route(
+/// The error format of a route: what its refusals look like, including 405 and malformed
+/// paths or queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFamily {
+    /// RFC 6749 §5.2 `{"error","error_description"}`: every `/oauth/*` route.
+    OAuth,
+    /// RFC 9457 `application/problem+json`: everything else.
+    Problem,
+}
+
+impl ErrorFamily {
+    fn of(path: &str) -> Self {
+        if path.starts_with("/oauth/") {
+            Self::OAuth
+        } else {
+            Self::Problem
+        }
+    }
+}
+
+/// One route of the API.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Its method.
+    pub method: Method,
+    /// Its path, with `{name}` for path parameters.
+    pub path: &'static str,
+    /// How it answers errors.
+    pub family: ErrorFamily,
+    /// Whether browsers on `TOKENMINT_CORS_ORIGINS` may call it: only the OAuth and well-known
+    /// endpoints, never the admin API.
+    pub cors: bool,
+}
+
+/// Every route: the one table [`router`] is built from, so tests (and tools) that go over
+/// [`endpoints`] always see exactly what is served.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (
+            Method::GET,
+            "/.well-known/jwks.json",
+            get(wellknown::get_jwks),
+        ),
+        (
+            Method::GET,
             "/.well-known/openid-configuration",
             get(wellknown::get_discovery),
-        )
-        .route(
+        ),
+        (
+            Method::GET,
             "/.well-known/oauth-authorization-server",
             get(wellknown::get_discovery),
-        )
-        .route("/oauth/token", post(oauth::issue_token))
-        .route("/oauth/revoke", post(oauth::revoke_token))
-        .route("/oauth/introspect", post(oauth::introspect_token))
-        .route("/v1/me/sessions", get(me::list_my_sessions))
-        .route("/v1/me/sessions/{id}", delete(me::revoke_my_session))
-        .route("/v1/revocations", get(feed::get_revocations))
-        .route(
+        ),
+        (Method::POST, "/oauth/token", post(oauth::issue_token)),
+        (Method::POST, "/oauth/revoke", post(oauth::revoke_token)),
+        (
+            Method::POST,
+            "/oauth/introspect",
+            post(oauth::introspect_token),
+        ),
+        (Method::GET, "/v1/me/sessions", get(me::list_my_sessions)),
+        (
+            Method::DELETE,
+            "/v1/me/sessions/{id}",
+            delete(me::revoke_my_session),
+        ),
+        (Method::GET, "/v1/revocations", get(feed::get_revocations)),
+        (
+            Method::POST,
             "/webhooks/appwrite",
             post(webhooks::receive_appwrite_webhook),
-        )
-        .route(
+        ),
+        (
+            Method::GET,
             "/admin/v1/users/{user_id}/sessions",
-            get(admin::list_user_sessions).delete(admin::revoke_user_sessions),
-        )
-        .route(
+            get(admin::list_user_sessions),
+        ),
+        (
+            Method::DELETE,
+            "/admin/v1/users/{user_id}/sessions",
+            delete(admin::revoke_user_sessions),
+        ),
+        (
+            Method::GET,
             "/admin/v1/sessions/{id}",
-            get(admin::get_session).delete(admin::revoke_session),
-        )
-        .route("/admin/v1/keys", get(admin::list_keys))
-        .route("/admin/v1/keys/rotate", post(admin::rotate_keys))
-        .route("/admin/v1/audit", get(admin::list_audit_events))
-        .route("/healthz", get(health::get_health))
-        .route("/readyz", get(health::get_readiness))
-        .fallback(error::not_found)
-        .with_state(state);
-    routes.layer(
+            get(admin::get_session),
+        ),
+        (
+            Method::DELETE,
+            "/admin/v1/sessions/{id}",
+            delete(admin::revoke_session),
+        ),
+        (Method::GET, "/admin/v1/keys", get(admin::list_keys)),
+        (
+            Method::POST,
+            "/admin/v1/keys/rotate",
+            post(admin::rotate_keys),
+        ),
+        (
+            Method::GET,
+            "/admin/v1/audit",
+            get(admin::list_audit_events),
+        ),
+        (Method::GET, "/healthz", get(health::get_health)),
+        (Method::GET, "/readyz", get(health::get_readiness)),
+    ]
+}
+
+/// Every route the router serves.
+pub fn endpoints() -> Vec<Endpoint> {
+    routes()
+        .into_iter()
+        .map(|(method, path, _)| Endpoint {
+            method,
+            path,
+            family: ErrorFamily::of(path),
+            cors: exposed_to_browsers(path),
+        })
+        .collect()
+}
+
+fn exposed_to_browsers(path: &str) -> bool {
+    path.starts_with("/oauth/") || path.starts_with("/.well-known/")
+}
+
+/// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
+/// per request carrying that id, a timeout, and a body-size limit; CORS on the public OAuth
+/// and well-known routes when origins are configured; a 405 in the route's own error format.
+pub fn router(state: AppState) -> Router {
+    let cors = cors::layer(&state.config.cors_origins);
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for (_, path, handler) in routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, routed)) => *routed = std::mem::take(routed).merge(handler),
+            None => by_path.push((path, handler)),
+        }
+    }
+    let mut routes = Router::new();
+    for (path, handler) in by_path {
+        let family = ErrorFamily::of(path);
+        let handler = handler.fallback(move || async move { error::method_not_allowed(family) });
+        let handler = match &cors {
+            Some(cors) if exposed_to_browsers(path) => handler.layer(cors.clone()),
+            _ => handler,
+        };
+        routes = routes.route(path, handler);
+    }
+    routes.fallback(error::not_found).with_state(state).layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
                     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                REQUEST_TIMEOUT,
-            ))
+            .layer(axum::middleware::from_fn(answer_within_timeout))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
+}
+
+/// Answers 503 (`temporarily_unavailable` on `/oauth/*`, problem JSON elsewhere, with
+/// `Retry-After`) when a request takes longer than [`REQUEST_TIMEOUT`].
+async fn answer_within_timeout(request: Request, next: axum::middleware::Next) -> Response {
+    let family = ErrorFamily::of(request.uri().path());
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            error::timed_out(family)
+        }
+    }
+}
+
+/// Request ids: UUIDv4 from aws-lc's generator (tower-http's `MakeRequestUuid` asks the kernel
+/// through `getrandom` on every request).
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = crate::crypto::uuid_v4().ok()?;
+        let text = id
+            .hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer())
+            .to_owned();
+        axum::http::HeaderValue::from_str(&text)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// The span of one request. Only the matched route is recorded, never the raw URI, whose

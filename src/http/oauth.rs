@@ -8,9 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
+use super::auth::{AdminKeyRejection, AnyAdminKey};
 use super::error::OAuthError;
 use super::extract::OAuthParams;
 use super::wellknown::TOKEN_EXCHANGE_GRANT;
+use crate::domain::error::TokenError;
 use crate::domain::exchange::ExchangeRequest;
 use crate::domain::grants::IssuedTokens;
 use crate::domain::refresh::RefreshRequest;
@@ -109,11 +111,18 @@ fn no_store(response: impl IntoResponse) -> Response {
 /// `{"active": false}` for anything not currently valid, with no reason given.
 pub async fn introspect_token(
     State(state): State<AppState>,
-    caller: Result<super::auth::AnyAdminKey, super::error::Problem>,
+    caller: Result<AnyAdminKey, AdminKeyRejection>,
     mut params: OAuthParams,
 ) -> Result<Response, OAuthError> {
-    let Ok(super::auth::AnyAdminKey(caller)) = caller else {
-        return Err(OAuthError::invalid_client());
+    let caller = match caller {
+        Ok(AnyAdminKey(caller)) => caller,
+        Err(AdminKeyRejection::Throttled(retry_after)) => {
+            return Err(OAuthError::slow_down(retry_after));
+        }
+        Err(AdminKeyRejection::Store(err)) => return Err(TokenError::from(err).into()),
+        Err(AdminKeyRejection::Invalid(_) | AdminKeyRejection::Forbidden) => {
+            return Err(OAuthError::invalid_client());
+        }
     };
     tracing::debug!(admin_key = %caller.key_id, "introspection");
     let token = params

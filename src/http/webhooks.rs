@@ -1,6 +1,13 @@
 //! `POST /webhooks/appwrite`: Appwrite's deliveries. Refused with 404 when no webhook key is
 //! configured; 401, changing nothing, for missing or wrong Basic credentials (when configured)
 //! or a missing or bad signature. Answers fast: no Appwrite call happens here.
+//!
+//! Appwrite disables a webhook after repeated failed deliveries, and some of their content is
+//! under users' control (their name, for one). So a signed delivery is never refused for its
+//! content: one tokenmint cannot apply (a payload that does not fit its event, ids no Appwrite
+//! would send, a statement that fails on its data) is answered 200 with `"status":"ignored"`
+//! or `"failed"` and logged with its event name, never its body. Only a database outage
+//! answers 503 (the delivery is lost either way; the 503 makes it visible in Appwrite).
 
 use axum::Json;
 use axum::body::to_bytes;
@@ -16,6 +23,7 @@ use super::error::Problem;
 use super::extract::request_context;
 use super::{AppState, BODY_LIMIT};
 use crate::appwrite::webhook::{action_for, signature_is_valid};
+use crate::domain::ports::StoreError;
 
 /// Handles one delivery.
 pub async fn receive_appwrite_webhook(
@@ -51,11 +59,28 @@ pub async fn receive_appwrite_webhook(
         return Err(unauthorized("the webhook signature is missing or wrong"));
     }
     let events = header_text(&headers, "x-appwrite-webhook-events");
-    let (event, action) = action_for(events, &body)
-        .map_err(|err| Problem::new(StatusCode::BAD_REQUEST).with_detail(err.to_string()))?;
-    let changed = state.webhooks.apply(&event, action, &context).await?;
-    tracing::info!(event, changed, "Appwrite webhook applied");
-    Ok(Json(json!({ "status": "ok", "changed_sessions": changed })).into_response())
+    let Ok((event, action)) = action_for(events, &body) else {
+        tracing::warn!(
+            events,
+            "signed Appwrite webhook that cannot be applied; ignored"
+        );
+        return Ok(status("ignored", 0));
+    };
+    match state.webhooks.apply(&event, action, &context).await {
+        Ok(changed) => {
+            tracing::info!(event, changed, "Appwrite webhook applied");
+            Ok(status("ok", changed))
+        }
+        Err(err @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => Err(err.into()),
+        Err(err) => {
+            tracing::error!(event, error = %err, source = ?std::error::Error::source(&err), "Appwrite webhook failed to apply; answered 200 so Appwrite keeps the webhook enabled");
+            Ok(status("failed", 0))
+        }
+    }
+}
+
+fn status(status: &str, changed: usize) -> Response {
+    Json(json!({ "status": status, "changed_sessions": changed })).into_response()
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {

@@ -6,6 +6,7 @@
 //! behaviour against both backends instead.
 
 mod error;
+mod pool;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -14,7 +15,7 @@ mod store_impl;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseUrl, SqliteSync};
 use crate::domain::ports::{Store, StoreError};
 
 /// An open database: the store the domain uses, plus what only start-up needs to know.
@@ -24,9 +25,12 @@ pub struct Database {
 }
 
 enum Backend {
-    Postgres(sqlx::PgPool),
+    Postgres {
+        pool: pool::Connections<sqlx::PgConnection>,
+        url: DatabaseUrl,
+    },
     Sqlite {
-        pool: sqlx::SqlitePool,
+        pool: pool::Connections<sqlx::SqliteConnection>,
         file: Option<PathBuf>,
     },
 }
@@ -34,9 +38,13 @@ enum Backend {
 impl Database {
     /// Connects to the database named by `url` (`postgres://…` or `sqlite:…`), eagerly, so a
     /// wrong URL or a database that is down is reported at start-up.
-    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        sqlite_sync: SqliteSync,
+    ) -> Result<Self, StoreError> {
         if url.is_sqlite() {
-            let (store, file) = sqlite::SqliteStore::connect(url.expose()).await?;
+            let (store, file) = sqlite::SqliteStore::connect(url.expose(), sqlite_sync).await?;
             let pool = store.pool().clone();
             Ok(Self {
                 store: Arc::new(store),
@@ -47,7 +55,10 @@ impl Database {
             let pool = store.pool().clone();
             Ok(Self {
                 store: Arc::new(store),
-                backend: Backend::Postgres(pool),
+                backend: Backend::Postgres {
+                    pool,
+                    url: url.clone(),
+                },
             })
         }
     }
@@ -55,11 +66,19 @@ impl Database {
     /// Applies the embedded migrations that have not been applied yet. Safe to run from
     /// several processes at once: sqlx serialises them with a database lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let result = match &self.backend {
-            Backend::Postgres(pool) => postgres::MIGRATOR.run(pool).await,
-            Backend::Sqlite { pool, .. } => sqlite::MIGRATOR.run(pool).await,
-        };
-        result.map_err(|err| StoreError::Query(Box::new(err)))
+        let failed = |err| StoreError::Query(Box::new(err));
+        match &self.backend {
+            Backend::Postgres { pool, .. } => {
+                let mut connection = pool.get().await?;
+                let result = postgres::MIGRATOR.run(&mut *connection).await;
+                connection.finish(result.map_err(failed))
+            }
+            Backend::Sqlite { pool, .. } => {
+                let mut connection = pool.get().await?;
+                let result = sqlite::MIGRATOR.run(&mut *connection).await;
+                connection.finish(result.map_err(failed))
+            }
+        }
     }
 
     /// The store, for the domain.
@@ -69,24 +88,24 @@ impl Database {
 
     /// Whether this is the PostgreSQL backend.
     pub fn is_postgres(&self) -> bool {
-        matches!(self.backend, Backend::Postgres(_))
+        matches!(self.backend, Backend::Postgres { .. })
     }
 
     /// The SQLite database file, unless this is PostgreSQL or an in-memory database.
     pub fn sqlite_file(&self) -> Option<&Path> {
         match &self.backend {
             Backend::Sqlite { file, .. } => file.as_deref(),
-            Backend::Postgres(_) => None,
+            Backend::Postgres { .. } => None,
         }
     }
 
     /// A listener for key changes announced by other replicas: PostgreSQL only (`None` on
     /// SQLite, a single node, where the periodic reload suffices).
     pub async fn key_change_listener(&self) -> Result<Option<KeyChangeListener>, StoreError> {
-        let Backend::Postgres(pool) = &self.backend else {
+        let Backend::Postgres { url, .. } = &self.backend else {
             return Ok(None);
         };
-        let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        let mut listener = sqlx::postgres::PgListener::connect(url.expose())
             .await
             .map_err(error::store_error)?;
         listener
@@ -96,10 +115,10 @@ impl Database {
         Ok(Some(KeyChangeListener(listener)))
     }
 
-    /// Closes every pooled connection, waiting for those in use to be returned.
+    /// Closes the pool: idle connections now, those in use as they are returned.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Postgres(pool) => pool.close().await,
+            Backend::Postgres { pool, .. } => pool.close().await,
             Backend::Sqlite { pool, .. } => pool.close().await,
         }
     }

@@ -3,27 +3,29 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::store_error;
+use super::pool::Connections;
 use super::rows::{
-    AdminKeyRow, AuditRow, RefreshTokenRow, SessionRow, claims_json, snapshot_json, uuids,
+    AdminKeyRow, AuditRow, FeedRow, GrantRow, SessionRow, SigningKeyRow, TokenFamilyRow, records,
+    snapshot_json, uuids,
 };
-use super::rows::{FeedRow, SigningKeyRow, records};
-use super::store_impl::not_before_after;
+use super::store_impl::on_connection;
+use super::store_impl::{optional_text, text};
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
-use crate::domain::ports::StoreError;
 use crate::domain::ports::{
-    FeedEntry, PurgeCutoffs, RefreshTokenState, Revocation, Rotation, RotationResult, SessionQuery,
+    FeedEntry, NewSession, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
+    StoreError, TokenFamily, UserRevocation,
 };
-use crate::domain::session::{Session, UserSnapshot};
-use crate::domain::token::TokenHash;
+use crate::domain::session::{Grant, Session, UserSnapshot};
+use crate::domain::token::{FamilyHash, TokenHash};
 
 /// The embedded PostgreSQL migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -41,41 +43,71 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// [`Store`](crate::domain::ports::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pool: Connections<PgConnection>,
 }
 
 impl PgStore {
-    /// Connects a pool of at most `max_connections` to `url`, opening one connection now.
+    /// Connects a pool of at most `max_connections` to `url`, opening one connection now so
+    /// that a wrong URL or a database that is down is reported at once.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(store_error)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(store_error)?;
+        let size = usize::try_from(max_connections).unwrap_or(usize::MAX);
+        let pool: Connections<PgConnection> = Connections::new(options, size, ACQUIRE_TIMEOUT)?;
+        let probe = pool.get().await?;
+        probe.finish(Ok(()))?;
         Ok(Self { pool })
     }
 
-    /// A store over an existing pool.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
-    }
-
-    /// Begins a write transaction. READ COMMITTED: a conditional update waits for a concurrent writer of the same row, then
-    /// re-evaluates its condition, which is what makes rotation's single winner.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
     /// The connection pool.
-    pub fn pool(&self) -> &PgPool {
+    pub(super) fn pool(&self) -> &Connections<PgConnection> {
         &self.pool
     }
 }
 
+/// Begins a write transaction, READ COMMITTED whatever the database's default: each statement
+/// then sees what committed before it, so a conditional update waits for a concurrent writer of
+/// the same row and re-evaluates its condition, and a read after a lock sees what the lock's
+/// previous holder wrote.
+async fn begin_write(
+    connection: &mut PgConnection,
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StoreError> {
+    connection
+        .begin_with("begin isolation level read committed")
+        .await
+        .map_err(store_error)
+}
+
 /// The SQL of this backend, one constant per statement of the shared implementation.
 mod sql {
+    /// The columns of a session, in `SessionRow` order.
+    macro_rules! session_columns {
+        () => {
+            "s.session_id::text as session_id, s.user_id, s.client_id, s.appwrite_session_id, \
+             s.audience, s.scope, s.auth_time, s.created_at, s.last_used_at, \
+             s.absolute_expires_at, s.idle_expires_at, s.revoked_at, s.revoked_reason, \
+             s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms"
+        };
+    }
+
+    /// What an access token is made from, in `GrantRow` order.
+    macro_rules! grant_columns {
+        () => {
+            "s.session_id::text as session_id, s.user_id, s.client_id, s.audience, s.scope, \
+             s.auth_time, s.absolute_expires_at, s.claims::text as claims"
+        };
+    }
+
+    /// A session's columns and its refresh-token state, in `TokenFamilyRow` order.
+    macro_rules! token_family_columns {
+        () => {
+            concat!(
+                session_columns!(),
+                ", s.family_hash is not null as has_family, s.token_hash, s.previous_token_hash, \
+                 s.previous_used_at_ms, s.successor_sealed"
+            )
+        };
+    }
+
     pub const INSERT_SIGNING_KEY: &str = "\
 insert into signing_keys
     (kid, alg, state, public_jwk, private_key_sealed, created_at, activates_at, retired_at, publish_until)
@@ -87,77 +119,107 @@ select kid, alg, state, public_jwk, private_key_sealed, created_at, activates_at
 from signing_keys
 order by created_at, kid";
 
+    /// Inserts the session unless, at `$19` (when Appwrite was asked), the user's not-before
+    /// was later or the Appwrite session `$4` was deleted: then nothing is inserted.
     pub const INSERT_SESSION: &str = "\
 insert into sessions
     (session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, created_at,
      last_used_at, absolute_expires_at, idle_expires_at, device_name, user_agent, ip, claims,
-     claims_updated_at_ms)
-values ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16)";
+     claims_updated_at_ms, family_hash, token_hash)
+select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17, $18
+where not exists (select 1 from user_not_before where user_id = $2 and not_before > $19)
+    and not exists (select 1 from appwrite_session_revocations where appwrite_session_id = $4)";
 
-    pub const INSERT_REFRESH_TOKEN: &str = "\
-insert into refresh_tokens (token_hash, session_id, created_at, expires_at) values ($1, $2::uuid, $3, $4)";
+    /// Serialises a user's exchanges and revocations (`lock_user`). The two-key form keeps
+    /// these locks apart from the one-key locks of the feed and the keys.
+    pub const LOCK_USER: &str = "select pg_advisory_xact_lock(1953066349, hashtext($1))";
 
     pub const INSERT_AUDIT_EVENT: &str = "\
 insert into audit_events
     (occurred_at, event, actor, user_id, session_id, subject, reason, request_id, ip)
 values ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9)";
 
-    /// The conditional update that decides the single winner of a rotation.
-    pub const MARK_TOKEN_USED: &str = "\
-update refresh_tokens set used_at = $2, successor_sealed = $3
-where token_hash = $1 and used_at is null";
+    pub const FIND_TOKEN_FAMILY: &str = concat!(
+        "select ",
+        token_family_columns!(),
+        " from sessions s where s.family_hash = $1 union all select ",
+        token_family_columns!(),
+        " from sessions s join unmigrated_refresh_tokens u on u.session_id = s.session_id \
+         where u.token_hash = $2 and s.family_hash is null limit 1"
+    );
 
-    pub const TOUCH_SESSION: &str = "\
-update sessions set last_used_at = $2, idle_expires_at = $3
-where session_id = $1::uuid and revoked_at is null and absolute_expires_at > $2 and idle_expires_at > $2";
+    /// The rotation: the one statement of a refresh. Parameters: family, presented hash,
+    /// successor hash, now (ms), sealed successor, now (s), idle end (s), client id.
+    pub const ROTATE: &str = concat!(
+        "update sessions s set token_hash = $3, previous_token_hash = s.token_hash, \
+         previous_used_at_ms = $4, successor_sealed = $5, last_used_at = $6, \
+         idle_expires_at = least($7, s.absolute_expires_at) \
+         where s.family_hash = $1 and s.token_hash = $2 and s.revoked_at is null \
+         and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
+         and (s.client_id is null or s.client_id = $8) returning ",
+        grant_columns!()
+    );
+
+    /// The rotation of a session that has no family yet: found by its current token, it gets
+    /// the family `$1`.
+    pub const ROTATE_UNMIGRATED: &str = concat!(
+        "update sessions s set family_hash = $1, token_hash = $3, previous_token_hash = s.token_hash, \
+         previous_used_at_ms = $4, successor_sealed = $5, last_used_at = $6, \
+         idle_expires_at = least($7, s.absolute_expires_at) \
+         where s.session_id = (select u.session_id from unmigrated_refresh_tokens u \
+         where u.token_hash = $2) and s.family_hash is null and s.token_hash = $2 \
+         and s.revoked_at is null \
+         and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
+         and (s.client_id is null or s.client_id = $8) returning ",
+        grant_columns!()
+    );
 
     pub const REVOKE_SESSION: &str = "\
 update sessions set revoked_at = $2, revoked_reason = $3
 where session_id = $1::uuid and revoked_at is null";
 
-    pub const FIND_SESSION: &str = "\
-select s.session_id::text as session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
-s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
-s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms
-from sessions s
-where s.session_id = $1::uuid";
+    pub const FIND_SESSION: &str = concat!(
+        "select ",
+        session_columns!(),
+        " from sessions s where s.session_id = $1::uuid"
+    );
 
-    pub const FIND_REFRESH_TOKEN: &str = "\
-select t.used_at, t.successor_sealed, t.expires_at,
-s.session_id::text as session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
-s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
-s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms
-from refresh_tokens t join sessions s on s.session_id = t.session_id
-where t.token_hash = $1";
-
+    /// Revokes the live sessions of `$1` created before `$4`.
     pub const REVOKE_USER_SESSIONS: &str = "\
 update sessions set revoked_at = $2, revoked_reason = $3
-where user_id = $1 and revoked_at is null
+where user_id = $1 and revoked_at is null and created_at < $4
 returning session_id::text";
 
-    pub const RAISE_NOT_BEFORE: &str = "\
+    pub const NOT_BEFORE: &str = "select not_before from user_not_before where user_id = $1";
+
+    pub const SET_NOT_BEFORE: &str = "\
 insert into user_not_before (user_id, not_before) values ($1, $2)
-on conflict (user_id) do update set not_before = greatest(user_not_before.not_before, excluded.not_before)";
+on conflict (user_id) do update set not_before = excluded.not_before";
+
+    pub const REMEMBER_APPWRITE_SESSION_REVOCATION: &str = "\
+insert into appwrite_session_revocations (appwrite_session_id, user_id, revoked_at, expires_at)
+values ($1, $2, $3, $4)
+on conflict (appwrite_session_id) do update set expires_at = excluded.expires_at";
 
     pub const REVOKE_APPWRITE_SESSION: &str = "\
 update sessions set revoked_at = $2, revoked_reason = $3
 where user_id = $1 and appwrite_session_id = $4 and revoked_at is null
 returning session_id::text";
 
-    pub const USER_NOT_BEFORE: &str = "select not_before from user_not_before where user_id = $1";
-
     pub const UPDATE_USER_SNAPSHOT: &str = "\
 update sessions set claims = $2::jsonb, claims_updated_at_ms = $3
 where user_id = $1 and revoked_at is null and claims_updated_at_ms < $3";
 
-    pub const USER_SESSIONS: &str = "\
-select s.session_id::text as session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
-s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
-s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms
-from sessions s
-where s.user_id = $1 and ($2 or s.revoked_at is null) and ($3::uuid is null or s.session_id < $3::uuid)
-order by s.session_id desc
-limit $4";
+    /// A user's sessions, newest first; with `$2` set, only those active at `$2`.
+    pub const USER_SESSIONS: &str = concat!(
+        "select ",
+        session_columns!(),
+        " from sessions s where s.user_id = $1 \
+         and ($2::bigint is null or (s.revoked_at is null and s.absolute_expires_at > $2 \
+         and s.idle_expires_at > $2)) \
+         and ($3::uuid is null or s.session_id < $3::uuid) \
+         order by s.session_id desc limit $4"
+    );
 
     pub const AUDIT_EVENTS: &str = "\
 select audit_event_id, occurred_at, event, actor, user_id, session_id::text as session_id, subject,
@@ -182,8 +244,34 @@ from admin_keys order by created_at, admin_key_id";
     pub const REVOKE_ADMIN_KEY: &str = "\
 update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is null";
 
-    /// Serialises feed writers for the rest of the transaction (see `publish_sessions`).
+    /// Serialises feed writers for the rest of the transaction (see `lock_feed`).
     pub const LOCK_FEED: &str = "select pg_advisory_xact_lock(7305135110520627025)";
+
+    /// `bench/pgbench/tokenmint.sql` measures the database ceiling of a refresh: it must run
+    /// exactly [`ROTATE`], with pgbench expressions in place of the bound values.
+    #[test]
+    fn the_pgbench_script_runs_exactly_the_rotation() {
+        let script = include_str!("../../bench/pgbench/tokenmint.sql");
+        let statement = script
+            .lines()
+            .find(|line| line.starts_with("update sessions"))
+            .expect("the script's statement");
+        let sealed = statement
+            .split('\'')
+            .nth(1)
+            .expect("the sealed successor literal");
+        let bound = statement
+            .replace(&format!("'{sealed}'::bytea"), "$5")
+            .replace("sha256(int8send(:chain))", "$1")
+            .replace("sha256(int8send(:presented))", "$2")
+            .replace("sha256(int8send(:successor))", "$3")
+            .replace(":now_ms", "$4")
+            .replace(":idle_end", "$7")
+            .replace(":now", "$6")
+            .replace("'mobile'", "$8");
+        let words = |sql: &str| sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(words(&bound).trim_end_matches(';'), words(ROTATE));
+    }
 
     #[test]
     fn the_feed_lock_uses_the_published_key() {
@@ -207,13 +295,15 @@ limit $3";
 delete from revocations where revocation_id in
     (select revocation_id from revocations where expires_at <= $1 limit $2)";
 
+    /// Sessions past their absolute end. (Idle-expired sessions wait for it too: indexing the
+    /// idle end would cost every rotation its in-place update.)
     pub const PURGE_SESSIONS: &str = "\
 delete from sessions where session_id in
-    (select session_id from sessions where least(absolute_expires_at, idle_expires_at) <= $1 limit $2)";
+    (select session_id from sessions where absolute_expires_at <= $1 limit $2)";
 
-    pub const PURGE_USED_TOKENS: &str = "\
-delete from refresh_tokens where token_hash in
-    (select token_hash from refresh_tokens where used_at <= $1 limit $2)";
+    pub const PURGE_APPWRITE_SESSION_REVOCATIONS: &str = "\
+delete from appwrite_session_revocations where appwrite_session_id in
+    (select appwrite_session_id from appwrite_session_revocations where expires_at <= $1 limit $2)";
 
     /// Serialises key-lifecycle changes across replicas for the rest of the transaction.
     pub const LOCK_KEYS: &str = "select pg_advisory_xact_lock(7305135110520627026)";

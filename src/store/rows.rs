@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::AuditRecord;
 use crate::domain::keys::{SigningAlgorithm, SigningKeyRecord};
-use crate::domain::ports::{FeedEntry, RefreshTokenState, StoreError};
-use crate::domain::session::{Session, UserSnapshot};
+use crate::domain::ports::{FeedEntry, PreviousToken, StoreError, TokenFamily};
+use crate::domain::session::{Grant, Session, UserSnapshot};
+use crate::domain::token::TokenHash;
 
 /// A unix-seconds column as a time.
 pub(crate) fn time(seconds: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -117,32 +118,84 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
-/// A `refresh_tokens` row joined with its session.
+/// What a rotation returns: the columns an access token is made from.
 #[derive(sqlx::FromRow)]
-pub(crate) struct RefreshTokenRow {
-    pub used_at: Option<i64>,
-    pub successor_sealed: Option<Vec<u8>>,
-    pub expires_at: i64,
-    #[sqlx(flatten)]
-    pub session: SessionRow,
+pub(crate) struct GrantRow {
+    pub session_id: String,
+    pub user_id: String,
+    pub client_id: Option<String>,
+    pub audience: String,
+    pub scope: Option<String>,
+    pub auth_time: i64,
+    pub absolute_expires_at: i64,
+    pub claims: String,
 }
 
-impl TryFrom<RefreshTokenRow> for RefreshTokenState {
+impl TryFrom<GrantRow> for Grant {
     type Error = StoreError;
 
-    fn try_from(row: RefreshTokenRow) -> Result<Self, Self::Error> {
+    fn try_from(row: GrantRow) -> Result<Self, Self::Error> {
         Ok(Self {
-            used_at: optional_time(row.used_at)?,
-            successor_sealed: row.successor_sealed,
-            expires_at: time(row.expires_at)?,
-            session: row.session.try_into()?,
+            id: row
+                .session_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("session id {:?}", row.session_id)))?,
+            claims: serde_json::from_str(&row.claims).map_err(|_| {
+                StoreError::Corrupt(format!("claims of session {}", row.session_id))
+            })?,
+            auth_time: time(row.auth_time)?,
+            absolute_expires_at: time(row.absolute_expires_at)?,
+            user_id: row.user_id,
+            client_id: row.client_id,
+            audience: row.audience,
+            scope: row.scope,
         })
     }
 }
 
-/// A session's claims snapshot as stored JSON.
-pub(crate) fn claims_json(session: &Session) -> Result<String, StoreError> {
-    serde_json::to_string(&session.claims).map_err(|err| StoreError::Query(Box::new(err)))
+/// A session with its refresh-token state.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenFamilyRow {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    pub has_family: bool,
+    pub token_hash: Option<Vec<u8>>,
+    pub previous_token_hash: Option<Vec<u8>>,
+    pub previous_used_at_ms: Option<i64>,
+    pub successor_sealed: Option<Vec<u8>>,
+}
+
+impl TryFrom<TokenFamilyRow> for TokenFamily {
+    type Error = StoreError;
+
+    fn try_from(row: TokenFamilyRow) -> Result<Self, Self::Error> {
+        let session: Session = row.session.try_into()?;
+        let hash = |bytes: Vec<u8>| {
+            <[u8; 32]>::try_from(bytes)
+                .map(TokenHash)
+                .map_err(|_| StoreError::Corrupt(format!("token hash of session {}", session.id)))
+        };
+        let previous = match (
+            row.previous_token_hash,
+            row.previous_used_at_ms,
+            row.successor_sealed,
+        ) {
+            (Some(previous), Some(used_at), Some(sealed)) => Some(PreviousToken {
+                hash: hash(previous)?,
+                used_at: DateTime::from_timestamp_millis(used_at).ok_or_else(|| {
+                    StoreError::Corrupt(format!("previous use of session {}", session.id))
+                })?,
+                successor_sealed: sealed,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            has_family: row.has_family,
+            current: row.token_hash.map(hash).transpose()?,
+            previous,
+            session,
+        })
+    }
 }
 
 /// One row of `admin_keys`.
@@ -223,9 +276,9 @@ pub(crate) fn uuids(ids: Vec<String>) -> Result<Vec<uuid::Uuid>, StoreError> {
         .collect()
 }
 
-/// A claims snapshot as stored JSON.
+/// A claims snapshot as stored JSON, every text in it storable (see `domain::text`).
 pub(crate) fn snapshot_json(snapshot: &UserSnapshot) -> Result<String, StoreError> {
-    serde_json::to_string(snapshot).map_err(|err| StoreError::Query(Box::new(err)))
+    serde_json::to_string(&snapshot.storable()).map_err(|err| StoreError::Query(Box::new(err)))
 }
 
 /// One row of `revocations`.
@@ -259,6 +312,7 @@ impl TryFrom<FeedRow> for FeedEntry {
                 id: row.revocation_id,
                 sub: sub.clone(),
                 not_before: time(not_before)?,
+                until: time(row.expires_at)?,
             }),
             _ => Err(corrupt()),
         }

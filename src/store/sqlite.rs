@@ -8,85 +8,122 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::store_error;
+use super::pool::Connections;
 use super::rows::{
-    AdminKeyRow, AuditRow, RefreshTokenRow, SessionRow, claims_json, snapshot_json, uuids,
+    AdminKeyRow, AuditRow, FeedRow, GrantRow, SessionRow, SigningKeyRow, TokenFamilyRow, records,
+    snapshot_json, uuids,
 };
-use super::rows::{FeedRow, SigningKeyRow, records};
-use super::store_impl::not_before_after;
+use super::store_impl::on_connection;
+use super::store_impl::{optional_text, text};
+use crate::config::SqliteSync;
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
-use crate::domain::ports::StoreError;
 use crate::domain::ports::{
-    FeedEntry, PurgeCutoffs, RefreshTokenState, Revocation, Rotation, RotationResult, SessionQuery,
+    FeedEntry, NewSession, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
+    StoreError, TokenFamily, UserRevocation,
 };
-use crate::domain::session::{Session, UserSnapshot};
-use crate::domain::token::TokenHash;
+use crate::domain::session::{Grant, Session, UserSnapshot};
+use crate::domain::token::{FamilyHash, TokenHash};
 
 /// The embedded SQLite migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const POOL_SIZE: u32 = 4;
+const POOL_SIZE: usize = 4;
 
 /// [`Store`](crate::domain::ports::Store) on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pool: Connections<SqliteConnection>,
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database named by `url`. Returns the store and the
     /// database file, or `None` for an in-memory database.
-    pub async fn connect(url: &str) -> Result<(Self, Option<PathBuf>), StoreError> {
+    /// `sync` decides whether a commit waits for the disk (see `config::SqliteSync`).
+    pub async fn connect(
+        url: &str,
+        sync: SqliteSync,
+    ) -> Result<(Self, Option<PathBuf>), StoreError> {
+        let synchronous = match sync {
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+            SqliteSync::Full => SqliteSynchronous::Full,
+        };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(store_error)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
-        // An in-memory database lives only as long as a connection to it: keep exactly one.
-        let pool_options = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(POOL_SIZE)
-        };
-        let pool = pool_options
-            .acquire_timeout(BUSY_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(store_error)?;
+        // An in-memory database lives only as long as a connection to it: keep exactly one
+        // (idle connections are never closed, so it stays).
+        let size = if in_memory { 1 } else { POOL_SIZE };
+        let pool: Connections<SqliteConnection> = Connections::new(options, size, BUSY_TIMEOUT)?;
+        let probe = pool.get().await?;
+        probe.finish(Ok(()))?;
         Ok((Self { pool }, file))
     }
 
-    /// Begins a write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at once, so concurrent writers queue on the
-    /// busy timeout instead of failing when a read lock cannot be upgraded.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
     /// The connection pool.
-    pub fn pool(&self) -> &SqlitePool {
+    pub(super) fn pool(&self) -> &Connections<SqliteConnection> {
         &self.pool
     }
 }
 
+/// Begins a write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at once, so
+/// concurrent writers queue on the busy timeout instead of failing when a read lock cannot be
+/// upgraded; it also serialises every writer, which is what `lock_user` and `lock_feed` ask for
+/// on PostgreSQL.
+async fn begin_write(
+    connection: &mut SqliteConnection,
+) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+    connection
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(store_error)
+}
+
 /// The SQL of this backend, one constant per statement of the shared implementation.
 mod sql {
+    /// The columns of a session, in `SessionRow` order. Unqualified: SQLite's `RETURNING`
+    /// cannot name a table alias.
+    macro_rules! session_columns {
+        () => {
+            "session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, \
+             created_at, last_used_at, absolute_expires_at, idle_expires_at, revoked_at, \
+             revoked_reason, device_name, user_agent, ip, claims, claims_updated_at_ms"
+        };
+    }
+
+    /// What an access token is made from, in `GrantRow` order.
+    macro_rules! grant_columns {
+        () => {
+            "session_id, user_id, client_id, audience, scope, auth_time, absolute_expires_at, claims"
+        };
+    }
+
+    /// A session's columns and its refresh-token state, in `TokenFamilyRow` order.
+    macro_rules! token_family_columns {
+        () => {
+            concat!(
+                session_columns!(),
+                ", family_hash is not null as has_family, token_hash, previous_token_hash, \
+                 previous_used_at_ms, successor_sealed"
+            )
+        };
+    }
+
     pub const INSERT_SIGNING_KEY: &str = "\
 insert into signing_keys
     (kid, alg, state, public_jwk, private_key_sealed, created_at, activates_at, retired_at, publish_until)
@@ -102,73 +139,96 @@ order by created_at, kid";
 insert into sessions
     (session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, created_at,
      last_used_at, absolute_expires_at, idle_expires_at, device_name, user_agent, ip, claims,
-     claims_updated_at_ms)
-values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+     claims_updated_at_ms, family_hash, token_hash)
+select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
+where not exists (select 1 from user_not_before where user_id = ?2 and not_before > ?19)
+    and not exists (select 1 from appwrite_session_revocations where appwrite_session_id = ?4)";
 
-    pub const INSERT_REFRESH_TOKEN: &str = "\
-insert into refresh_tokens (token_hash, session_id, created_at, expires_at) values (?1, ?2, ?3, ?4)";
+    /// `BEGIN IMMEDIATE` already serialises writers; nothing more to take (the parameter is
+    /// read so that the statement accepts it).
+    pub const LOCK_USER: &str = "select ?1 is null";
 
     pub const INSERT_AUDIT_EVENT: &str = "\
 insert into audit_events
     (occurred_at, event, actor, user_id, session_id, subject, reason, request_id, ip)
 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-    /// The conditional update that decides the single winner of a rotation.
-    pub const MARK_TOKEN_USED: &str = "\
-update refresh_tokens set used_at = ?2, successor_sealed = ?3
-where token_hash = ?1 and used_at is null";
+    pub const FIND_TOKEN_FAMILY: &str = concat!(
+        "select ",
+        token_family_columns!(),
+        " from sessions where family_hash = ?1 union all select ",
+        token_family_columns!(),
+        " from sessions where family_hash is null and session_id = \
+         (select session_id from unmigrated_refresh_tokens where token_hash = ?2) limit 1"
+    );
 
-    pub const TOUCH_SESSION: &str = "\
-update sessions set last_used_at = ?2, idle_expires_at = ?3
-where session_id = ?1 and revoked_at is null and absolute_expires_at > ?2 and idle_expires_at > ?2";
+    /// On the right of `set`, columns hold their old values (as in PostgreSQL).
+    pub const ROTATE: &str = concat!(
+        "update sessions set token_hash = ?3, previous_token_hash = token_hash, \
+         previous_used_at_ms = ?4, successor_sealed = ?5, last_used_at = ?6, \
+         idle_expires_at = min(?7, absolute_expires_at) \
+         where family_hash = ?1 and token_hash = ?2 and revoked_at is null \
+         and absolute_expires_at > ?6 and idle_expires_at > ?6 \
+         and (client_id is null or client_id = ?8) returning ",
+        grant_columns!()
+    );
+
+    pub const ROTATE_UNMIGRATED: &str = concat!(
+        "update sessions set family_hash = ?1, token_hash = ?3, \
+         previous_token_hash = token_hash, previous_used_at_ms = ?4, successor_sealed = ?5, \
+         last_used_at = ?6, idle_expires_at = min(?7, absolute_expires_at) \
+         where session_id = (select session_id from unmigrated_refresh_tokens \
+         where token_hash = ?2) and family_hash is null and token_hash = ?2 \
+         and revoked_at is null \
+         and absolute_expires_at > ?6 and idle_expires_at > ?6 \
+         and (client_id is null or client_id = ?8) returning ",
+        grant_columns!()
+    );
 
     pub const REVOKE_SESSION: &str = "\
 update sessions set revoked_at = ?2, revoked_reason = ?3
 where session_id = ?1 and revoked_at is null";
 
-    pub const FIND_SESSION: &str = "\
-select s.session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
-s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
-s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims, s.claims_updated_at_ms
-from sessions s
-where s.session_id = ?1";
-
-    pub const FIND_REFRESH_TOKEN: &str = "\
-select t.used_at, t.successor_sealed, t.expires_at,
-s.session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
-s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
-s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims, s.claims_updated_at_ms
-from refresh_tokens t join sessions s on s.session_id = t.session_id
-where t.token_hash = ?1";
+    pub const FIND_SESSION: &str = concat!(
+        "select ",
+        session_columns!(),
+        " from sessions where session_id = ?1"
+    );
 
     pub const REVOKE_USER_SESSIONS: &str = "\
 update sessions set revoked_at = ?2, revoked_reason = ?3
-where user_id = ?1 and revoked_at is null
+where user_id = ?1 and revoked_at is null and created_at < ?4
 returning session_id";
 
-    pub const RAISE_NOT_BEFORE: &str = "\
+    pub const NOT_BEFORE: &str = "select not_before from user_not_before where user_id = ?1";
+
+    pub const SET_NOT_BEFORE: &str = "\
 insert into user_not_before (user_id, not_before) values (?1, ?2)
-on conflict (user_id) do update set not_before = max(user_not_before.not_before, excluded.not_before)";
+on conflict (user_id) do update set not_before = excluded.not_before";
+
+    pub const REMEMBER_APPWRITE_SESSION_REVOCATION: &str = "\
+insert into appwrite_session_revocations (appwrite_session_id, user_id, revoked_at, expires_at)
+values (?1, ?2, ?3, ?4)
+on conflict (appwrite_session_id) do update set expires_at = excluded.expires_at";
 
     pub const REVOKE_APPWRITE_SESSION: &str = "\
 update sessions set revoked_at = ?2, revoked_reason = ?3
 where user_id = ?1 and appwrite_session_id = ?4 and revoked_at is null
 returning session_id";
 
-    pub const USER_NOT_BEFORE: &str = "select not_before from user_not_before where user_id = ?1";
-
     pub const UPDATE_USER_SNAPSHOT: &str = "\
 update sessions set claims = ?2, claims_updated_at_ms = ?3
 where user_id = ?1 and revoked_at is null and claims_updated_at_ms < ?3";
 
-    pub const USER_SESSIONS: &str = "\
-select s.session_id, s.user_id, s.client_id, s.appwrite_session_id, s.audience, s.scope,
-s.auth_time, s.created_at, s.last_used_at, s.absolute_expires_at, s.idle_expires_at, s.revoked_at,
-s.revoked_reason, s.device_name, s.user_agent, s.ip, s.claims, s.claims_updated_at_ms
-from sessions s
-where s.user_id = ?1 and (?2 or s.revoked_at is null) and (?3 is null or s.session_id < ?3)
-order by s.session_id desc
-limit ?4";
+    pub const USER_SESSIONS: &str = concat!(
+        "select ",
+        session_columns!(),
+        " from sessions where user_id = ?1 \
+         and (?2 is null or (revoked_at is null and absolute_expires_at > ?2 \
+         and idle_expires_at > ?2)) \
+         and (?3 is null or session_id < ?3) \
+         order by session_id desc limit ?4"
+    );
 
     pub const AUDIT_EVENTS: &str = "\
 select audit_event_id, occurred_at, event, actor, user_id, session_id, subject,
@@ -215,11 +275,11 @@ delete from revocations where revocation_id in
 
     pub const PURGE_SESSIONS: &str = "\
 delete from sessions where session_id in
-    (select session_id from sessions where min(absolute_expires_at, idle_expires_at) <= ?1 limit ?2)";
+    (select session_id from sessions where absolute_expires_at <= ?1 limit ?2)";
 
-    pub const PURGE_USED_TOKENS: &str = "\
-delete from refresh_tokens where token_hash in
-    (select token_hash from refresh_tokens where used_at <= ?1 limit ?2)";
+    pub const PURGE_APPWRITE_SESSION_REVOCATIONS: &str = "\
+delete from appwrite_session_revocations where appwrite_session_id in
+    (select appwrite_session_id from appwrite_session_revocations where expires_at <= ?1 limit ?2)";
 
     /// `BEGIN IMMEDIATE` already serialises writers; nothing more to take.
     pub const LOCK_KEYS: &str = "select 1";

@@ -2,36 +2,108 @@
 //! backends: the transactions and their decisions are written once; each backend supplies only
 //! its SQL text (a `sql` module with the same constant names) and how a write transaction
 //! begins. Rows are read into the shared structs of `rows.rs`.
+//!
+//! Every text that came from outside is bound through [`text`], which replaces U+0000 (that
+//! PostgreSQL cannot store in `text` or `jsonb`) with U+FFFD; the domain already did so, this
+//! is the last line of defence.
 
-/// The not-before set at `now`: the next whole second, so that tokens issued earlier in the
-/// current second (`iat` has whole seconds) are covered by "`iat` before not-before".
-pub(super) fn not_before_after(now: chrono::DateTime<chrono::Utc>) -> i64 {
-    now.timestamp() + 1
+use std::borrow::Cow;
+
+/// A text as it may be stored: U+0000 replaced by U+FFFD.
+pub(super) fn text(value: &str) -> Cow<'_, str> {
+    crate::domain::text::storable(value)
 }
 
-/// Implements `Store` for `$store` (with a `pool` field and a `begin_write` method) over the
-/// database `$db`, with the SQL of module `$sql`.
+/// An optional text as it may be stored.
+pub(super) fn optional_text(value: Option<&str>) -> Option<Cow<'_, str>> {
+    value.map(text)
+}
+
+/// Runs `$op`, an expression with `$conn` bound to a `&mut` connection from `$store.pool`, and
+/// returns its result; the connection goes back to the pool unless the result says it is
+/// broken (see `pool`).
+macro_rules! on_connection {
+    ($store:expr, $conn:ident => $op:expr) => {{
+        let mut pooled = $store.pool.get().await?;
+        let result = {
+            let $conn = &mut *pooled;
+            $op
+        };
+        pooled.finish(result)
+    }};
+}
+
+pub(super) use on_connection;
+
+/// Implements `Store` for `$store` (with a `pool` field of `pool::Connections`) over the
+/// database `$db`, with the SQL of module `$sql` and the backend's `begin_write(connection)`.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $sql:ident) => {
+        type Sql = sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments>;
+        type SqlAs<'q, R> = sqlx::query::QueryAs<'q, $db, R, <$db as sqlx::Database>::Arguments>;
+        type SqlScalar<'q, T> =
+            sqlx::query::QueryScalar<'q, $db, T, <$db as sqlx::Database>::Arguments>;
+        type Row = <$db as sqlx::Database>::Row;
+
+        /// Runs a statement; returns how many rows it changed.
+        async fn execute<'c>(
+            executor: impl sqlx::Executor<'c, Database = $db>,
+            query: Sql,
+        ) -> Result<u64, StoreError> {
+            let done = query.execute(executor).await.map_err(store_error)?;
+            Ok(done.rows_affected())
+        }
+
+        /// Runs a query for at most one row.
+        async fn fetch_optional<'q, 'c, R>(
+            executor: impl sqlx::Executor<'c, Database = $db>,
+            query: SqlAs<'q, R>,
+        ) -> Result<Option<R>, StoreError>
+        where
+            R: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
+        {
+            query.fetch_optional(executor).await.map_err(store_error)
+        }
+
+        /// Runs a query for all its rows.
+        async fn fetch_all<'q, 'c, R>(
+            executor: impl sqlx::Executor<'c, Database = $db>,
+            query: SqlAs<'q, R>,
+        ) -> Result<Vec<R>, StoreError>
+        where
+            R: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
+        {
+            query.fetch_all(executor).await.map_err(store_error)
+        }
+
+        /// Runs a query for the first column of all its rows.
+        async fn fetch_column<'q, 'c, T>(
+            executor: impl sqlx::Executor<'c, Database = $db>,
+            query: SqlScalar<'q, T>,
+        ) -> Result<Vec<T>, StoreError>
+        where
+            T: Send + Unpin,
+            (T,): for<'r> sqlx::FromRow<'r, Row>,
+        {
+            query.fetch_all(executor).await.map_err(store_error)
+        }
+
         /// Records an audit event inside a transaction.
         async fn insert_audit(
             tx: &mut sqlx::Transaction<'_, $db>,
-            audit: &crate::domain::audit::AuditEvent,
+            audit: &AuditEvent,
         ) -> Result<(), StoreError> {
-            sqlx::query($sql::INSERT_AUDIT_EVENT)
+            let query = sqlx::query($sql::INSERT_AUDIT_EVENT)
                 .bind(audit.occurred_at.timestamp())
                 .bind(audit.event)
-                .bind(audit.actor.as_string())
-                .bind(&audit.user_id)
+                .bind(text(&audit.actor.as_string()))
+                .bind(optional_text(audit.user_id.as_deref()))
                 .bind(audit.session_id.map(|id| id.to_string()))
-                .bind(&audit.subject)
-                .bind(&audit.reason)
-                .bind(&audit.request_id)
-                .bind(&audit.ip)
-                .execute(&mut **tx)
-                .await
-                .map_err(store_error)?;
-            Ok(())
+                .bind(optional_text(audit.subject.as_deref()))
+                .bind(optional_text(audit.reason.as_deref()))
+                .bind(optional_text(audit.request_id.as_deref()))
+                .bind(optional_text(audit.ip.as_deref()));
+            execute(&mut **tx, query).await.map(drop)
         }
 
         /// Records each revoked session: its audit row (from `audit`, with the session id filled
@@ -47,173 +119,163 @@ macro_rules! impl_store {
                 event.session_id = Some(*id);
                 insert_audit(tx, &event).await?;
             }
-            publish_sessions(tx, ids, revocation).await
-        }
-
-        /// Adds revoked sessions to the feed. Feed writers are serialised (`LOCK_FEED`) so
-        /// that entry ids become visible in id order and a reader's cursor never skips one.
-        async fn publish_sessions(
-            tx: &mut sqlx::Transaction<'_, $db>,
-            ids: &[Uuid],
-            revocation: &Revocation,
-        ) -> Result<(), StoreError> {
-            sqlx::query($sql::LOCK_FEED)
-                .execute(&mut **tx)
-                .await
-                .map_err(store_error)?;
+            if ids.is_empty() {
+                return Ok(());
+            }
+            lock_feed(tx).await?;
             for id in ids {
-                sqlx::query($sql::INSERT_SESSION_REVOCATION)
+                let query = sqlx::query($sql::INSERT_SESSION_REVOCATION)
                     .bind(id.to_string())
                     .bind(revocation.at.timestamp())
-                    .bind(revocation.feed_until.timestamp())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(store_error)?;
+                    .bind(revocation.feed_until.timestamp());
+                execute(&mut **tx, query).await?;
             }
             Ok(())
         }
 
+        /// Serialises feed writers for the rest of the transaction, so that entry ids become
+        /// visible in id order and a reader's cursor never skips one.
+        async fn lock_feed(tx: &mut sqlx::Transaction<'_, $db>) -> Result<(), StoreError> {
+            execute(&mut **tx, sqlx::query($sql::LOCK_FEED))
+                .await
+                .map(drop)
+        }
+
+        /// Serialises, for the rest of the transaction, everything that creates or revokes
+        /// sessions of `user_id`: an exchange checking the user's not-before and a revocation
+        /// raising it cannot interleave.
+        async fn lock_user(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            user_id: &str,
+        ) -> Result<(), StoreError> {
+            let query = sqlx::query($sql::LOCK_USER).bind(text(user_id));
+            execute(&mut **tx, query).await.map(drop)
+        }
+
         /// Binds a signing key's columns, in `INSERT_SIGNING_KEY` order.
-        fn bind_key<'q>(
-            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
-            key: &'q SigningKeyRecord,
-        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+        fn bind_key(query: Sql, key: &SigningKeyRecord) -> Sql {
             query
-                .bind(&key.kid)
+                .bind(key.kid.clone())
                 .bind(key.algorithm.as_str())
                 .bind(key.state.as_str())
-                .bind(&key.public_jwk)
-                .bind(&key.private_key_sealed)
+                .bind(key.public_jwk.clone())
+                .bind(key.private_key_sealed.clone())
                 .bind(key.created_at.timestamp())
                 .bind(key.activates_at.map(|t| t.timestamp()))
                 .bind(key.retired_at.map(|t| t.timestamp()))
                 .bind(key.publish_until.map(|t| t.timestamp()))
         }
 
+        /// Binds a new session's columns, in `INSERT_SESSION` order.
+        fn bind_session(query: Sql, new: &NewSession) -> Result<Sql, StoreError> {
+            let session = &new.session;
+            Ok(query
+                .bind(session.id.to_string())
+                .bind(text(&session.user_id))
+                .bind(optional_text(session.client_id.as_deref()))
+                .bind(text(&session.appwrite_session_id))
+                .bind(text(&session.audience))
+                .bind(optional_text(session.scope.as_deref()))
+                .bind(session.auth_time.timestamp())
+                .bind(session.created_at.timestamp())
+                .bind(session.last_used_at.timestamp())
+                .bind(session.absolute_expires_at.timestamp())
+                .bind(session.idle_expires_at.timestamp())
+                .bind(optional_text(session.device_name.as_deref()))
+                .bind(optional_text(session.user_agent.as_deref()))
+                .bind(optional_text(session.ip.as_deref()))
+                .bind(snapshot_json(&session.claims)?)
+                .bind(session.claims_updated_at_ms)
+                .bind(new.family.0.to_vec())
+                .bind(new.token.0.to_vec()))
+        }
+
         #[async_trait::async_trait]
         impl crate::domain::ports::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("select 1")
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(())
+                on_connection!(self, conn => execute(conn, sqlx::query("select 1")).await).map(drop)
             }
 
             async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
-                let result = bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), key)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(result.rows_affected() == 1)
+                let query = bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), key);
+                Ok(on_connection!(self, conn => execute(conn, query).await)? == 1)
             }
 
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
-                let rows: Vec<SigningKeyRow> = sqlx::query_as($sql::SELECT_SIGNING_KEYS)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                records(rows)
+                let query = sqlx::query_as::<_, SigningKeyRow>($sql::SELECT_SIGNING_KEYS);
+                records(on_connection!(self, conn => fetch_all(conn, query).await)?)
             }
 
             async fn create_session(
                 &self,
-                session: &Session,
-                first_token: &TokenHash,
+                new: &NewSession,
                 audit: &AuditEvent,
-            ) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                sqlx::query($sql::INSERT_SESSION)
-                    .bind(session.id.to_string())
-                    .bind(&session.user_id)
-                    .bind(&session.client_id)
-                    .bind(&session.appwrite_session_id)
-                    .bind(&session.audience)
-                    .bind(&session.scope)
-                    .bind(session.auth_time.timestamp())
-                    .bind(session.created_at.timestamp())
-                    .bind(session.last_used_at.timestamp())
-                    .bind(session.absolute_expires_at.timestamp())
-                    .bind(session.idle_expires_at.timestamp())
-                    .bind(&session.device_name)
-                    .bind(&session.user_agent)
-                    .bind(&session.ip)
-                    .bind(claims_json(session)?)
-                    .bind(session.claims_updated_at_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                sqlx::query($sql::INSERT_REFRESH_TOKEN)
-                    .bind(&first_token.0[..])
-                    .bind(session.id.to_string())
-                    .bind(session.created_at.timestamp())
-                    .bind(session.absolute_expires_at.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await.map_err(store_error)
+            ) -> Result<bool, StoreError> {
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    lock_user(&mut tx, &new.session.user_id).await?;
+                    let insert = bind_session(sqlx::query($sql::INSERT_SESSION), new)?
+                        .bind(new.verified_at.timestamp());
+                    if execute(&mut *tx, insert).await? == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(true)
+                }.await)
             }
 
             async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
-                let row: Option<SessionRow> = sqlx::query_as($sql::FIND_SESSION)
-                    .bind(id.to_string())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
+                let query =
+                    sqlx::query_as::<_, SessionRow>($sql::FIND_SESSION).bind(id.to_string());
+                let row = on_connection!(self, conn => fetch_optional(conn, query).await)?;
                 row.map(Session::try_from).transpose()
             }
 
-            async fn find_refresh_token(
+            async fn token_family(
                 &self,
-                hash: &TokenHash,
-            ) -> Result<Option<RefreshTokenState>, StoreError> {
-                let row: Option<RefreshTokenRow> = sqlx::query_as($sql::FIND_REFRESH_TOKEN)
-                    .bind(&hash.0[..])
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                row.map(RefreshTokenState::try_from).transpose()
+                family: &FamilyHash,
+                token: &TokenHash,
+            ) -> Result<Option<TokenFamily>, StoreError> {
+                let query = sqlx::query_as::<_, TokenFamilyRow>($sql::FIND_TOKEN_FAMILY)
+                    .bind(family.0.to_vec())
+                    .bind(token.0.to_vec());
+                let row = on_connection!(self, conn => fetch_optional(conn, query).await)?;
+                row.map(TokenFamily::try_from).transpose()
             }
 
             async fn rotate_refresh_token(
                 &self,
                 rotation: &Rotation,
-            ) -> Result<RotationResult, StoreError> {
-                let now = rotation.now.timestamp();
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                // Concurrent rotations of one token queue on its row lock; after the winner commits,
-                // the others re-evaluate `used_at is null`, find it false, and update nothing.
-                let marked = sqlx::query($sql::MARK_TOKEN_USED)
-                    .bind(&rotation.presented.0[..])
-                    .bind(now)
-                    .bind(&rotation.successor_sealed)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if marked.rows_affected() == 0 {
-                    return Ok(RotationResult::AlreadyUsed);
-                }
-                let touched = sqlx::query($sql::TOUCH_SESSION)
-                    .bind(rotation.session_id.to_string())
-                    .bind(now)
+            ) -> Result<Option<Grant>, StoreError> {
+                let statement = if rotation.unmigrated {
+                    $sql::ROTATE_UNMIGRATED
+                } else {
+                    $sql::ROTATE
+                };
+                // One statement: concurrent rotations of one token queue on its row lock; after
+                // the winner commits, the others re-evaluate `token_hash = presented`, find it
+                // false, and change nothing.
+                let query = sqlx::query_as::<_, GrantRow>(statement)
+                    .bind(rotation.family.0.to_vec())
+                    .bind(rotation.presented.0.to_vec())
+                    .bind(rotation.successor.0.to_vec())
+                    .bind(rotation.now.timestamp_millis())
+                    .bind(rotation.successor_sealed.clone())
+                    .bind(rotation.now.timestamp())
                     .bind(rotation.idle_expires_at.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if touched.rows_affected() == 0 {
-                    return Ok(RotationResult::SessionEnded);
+                    .bind(optional_text(rotation.client_id.as_deref()));
+                // `fetch_all`, not `fetch_optional`: the statement must run to its end. SQLite
+                // commits an `update … returning` left at its row when it is reset, but runs its
+                // automatic WAL checkpoint only after a statement that ran to completion — without
+                // it the WAL grows without bound.
+                match on_connection!(self, conn => fetch_all(conn, query).await) {
+                    Ok(rows) => rows.into_iter().next().map(Grant::try_from).transpose(),
+                    // Under a `repeatable read` or `serializable` default isolation the losers
+                    // of the race fail instead of re-checking: they lost, nothing was written.
+                    Err(StoreError::Conflict(_)) => Ok(None),
+                    Err(err) => Err(err),
                 }
-                sqlx::query($sql::INSERT_REFRESH_TOKEN)
-                    .bind(&rotation.successor.0[..])
-                    .bind(rotation.session_id.to_string())
-                    .bind(now)
-                    .bind(rotation.successor_expires_at.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(RotationResult::Rotated)
             }
 
             async fn revoke_session(
@@ -222,56 +284,69 @@ macro_rules! impl_store {
                 revocation: &Revocation,
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                let revoked = sqlx::query($sql::REVOKE_SESSION)
-                    .bind(id.to_string())
-                    .bind(revocation.at.timestamp())
-                    .bind(revocation.reason.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if revoked.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                insert_audit(&mut tx, audit).await?;
-                publish_sessions(&mut tx, &[id], revocation).await?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(true)
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    let query = sqlx::query($sql::REVOKE_SESSION)
+                        .bind(id.to_string())
+                        .bind(revocation.at.timestamp())
+                        .bind(revocation.reason.as_str());
+                    if execute(&mut *tx, query).await? == 0 {
+                        return Ok(false);
+                    }
+                    record_revoked(&mut tx, &[id], audit, revocation).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(true)
+                }.await)
             }
 
             async fn revoke_user_sessions(
                 &self,
                 user_id: &str,
-                revocation: &Revocation,
+                revocation: &UserRevocation,
                 audit: &AuditEvent,
-            ) -> Result<Vec<Uuid>, StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                let ids: Vec<String> = sqlx::query_scalar($sql::REVOKE_USER_SESSIONS)
-                    .bind(user_id)
-                    .bind(revocation.at.timestamp())
-                    .bind(revocation.reason.as_str())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let not_before = not_before_after(revocation.at);
-                sqlx::query($sql::RAISE_NOT_BEFORE)
-                    .bind(user_id)
-                    .bind(not_before)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let ids = uuids(ids)?;
-                record_revoked(&mut tx, &ids, audit, revocation).await?;
-                sqlx::query($sql::INSERT_USER_REVOCATION)
-                    .bind(user_id)
-                    .bind(not_before)
-                    .bind(revocation.at.timestamp())
-                    .bind(revocation.feed_until.timestamp() + 1)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(ids)
+            ) -> Result<RevokedUser, StoreError> {
+                let at = &revocation.revocation;
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    lock_user(&mut tx, user_id).await?;
+                    let query = sqlx::query_scalar::<_, i64>($sql::NOT_BEFORE).bind(text(user_id));
+                    let previous = fetch_column(&mut *tx, query).await?.into_iter().next();
+                    let not_before = revocation.not_before.timestamp();
+                    let raised = previous.is_none_or(|previous| previous < not_before);
+                    if raised {
+                        let query = sqlx::query($sql::SET_NOT_BEFORE)
+                            .bind(text(user_id))
+                            .bind(not_before);
+                        execute(&mut *tx, query).await?;
+                    }
+                    let query = sqlx::query_scalar::<_, String>($sql::REVOKE_USER_SESSIONS)
+                        .bind(text(user_id))
+                        .bind(at.at.timestamp())
+                        .bind(at.reason.as_str())
+                        .bind(
+                            revocation
+                                .created_before
+                                .map_or(i64::MAX, |t| t.timestamp()),
+                        );
+                    let ids = uuids(fetch_column(&mut *tx, query).await?)?;
+                    record_revoked(&mut tx, &ids, audit, at).await?;
+                    if raised {
+                        lock_feed(&mut tx).await?;
+                        let query = sqlx::query($sql::INSERT_USER_REVOCATION)
+                            .bind(text(user_id))
+                            .bind(not_before)
+                            .bind(at.at.timestamp())
+                            .bind(at.feed_until.timestamp().max(not_before) + 1);
+                        execute(&mut *tx, query).await?;
+                    }
+                    tx.commit().await.map_err(store_error)?;
+                    let effective = previous.map_or(not_before, |p| p.max(not_before));
+                    Ok(RevokedUser {
+                        sessions: ids,
+                        not_before: super::rows::time(effective)?,
+                        not_before_raised: raised,
+                    })
+                }.await)
             }
 
             async fn revoke_appwrite_session(
@@ -279,21 +354,28 @@ macro_rules! impl_store {
                 user_id: &str,
                 appwrite_session_id: &str,
                 revocation: &Revocation,
+                remember_until: DateTime<Utc>,
                 audit: &AuditEvent,
             ) -> Result<Vec<Uuid>, StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                let ids: Vec<String> = sqlx::query_scalar($sql::REVOKE_APPWRITE_SESSION)
-                    .bind(user_id)
-                    .bind(revocation.at.timestamp())
-                    .bind(revocation.reason.as_str())
-                    .bind(appwrite_session_id)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let ids = uuids(ids)?;
-                record_revoked(&mut tx, &ids, audit, revocation).await?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(ids)
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    lock_user(&mut tx, user_id).await?;
+                    let query = sqlx::query($sql::REMEMBER_APPWRITE_SESSION_REVOCATION)
+                        .bind(text(appwrite_session_id))
+                        .bind(text(user_id))
+                        .bind(revocation.at.timestamp())
+                        .bind(remember_until.timestamp());
+                    execute(&mut *tx, query).await?;
+                    let query = sqlx::query_scalar::<_, String>($sql::REVOKE_APPWRITE_SESSION)
+                        .bind(text(user_id))
+                        .bind(revocation.at.timestamp())
+                        .bind(revocation.reason.as_str())
+                        .bind(text(appwrite_session_id));
+                    let ids = uuids(fetch_column(&mut *tx, query).await?)?;
+                    record_revoked(&mut tx, &ids, audit, revocation).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(ids)
+                }.await)
             }
 
             async fn revocations_since(
@@ -302,14 +384,11 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 limit: u32,
             ) -> Result<Vec<FeedEntry>, StoreError> {
-                let rows: Vec<FeedRow> = sqlx::query_as($sql::REVOCATIONS_SINCE)
+                let query = sqlx::query_as::<_, FeedRow>($sql::REVOCATIONS_SINCE)
                     .bind(after)
                     .bind(now.timestamp())
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                records(rows)
+                    .bind(i64::from(limit));
+                records(on_connection!(self, conn => fetch_all(conn, query).await)?)
             }
 
             async fn purge_expired(
@@ -321,16 +400,16 @@ macro_rules! impl_store {
                 let statements = [
                     ($sql::PURGE_REVOCATIONS, cutoffs.feed),
                     ($sql::PURGE_SESSIONS, cutoffs.sessions),
-                    ($sql::PURGE_USED_TOKENS, cutoffs.used_tokens),
+                    (
+                        $sql::PURGE_APPWRITE_SESSION_REVOCATIONS,
+                        cutoffs.appwrite_sessions,
+                    ),
                 ];
                 for (statement, cutoff) in statements {
-                    let result = sqlx::query(statement)
+                    let query = sqlx::query(statement)
                         .bind(cutoff.timestamp())
-                        .bind(i64::from(batch))
-                        .execute(&self.pool)
-                        .await
-                        .map_err(store_error)?;
-                    purged += result.rows_affected();
+                        .bind(i64::from(batch));
+                    purged += on_connection!(self, conn => execute(conn, query).await)?;
                 }
                 Ok(purged)
             }
@@ -339,11 +418,8 @@ macro_rules! impl_store {
                 &self,
                 user_id: &str,
             ) -> Result<Option<DateTime<Utc>>, StoreError> {
-                let seconds: Option<i64> = sqlx::query_scalar($sql::USER_NOT_BEFORE)
-                    .bind(user_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
+                let query = sqlx::query_scalar::<_, i64>($sql::NOT_BEFORE).bind(text(user_id));
+                let seconds = on_connection!(self, conn => fetch_column(conn, query).await)?.into_iter().next();
                 super::rows::optional_time(seconds)
             }
 
@@ -353,50 +429,43 @@ macro_rules! impl_store {
                 snapshot: &UserSnapshot,
                 updated_at_ms: i64,
             ) -> Result<u64, StoreError> {
-                let result = sqlx::query($sql::UPDATE_USER_SNAPSHOT)
-                    .bind(user_id)
+                let query = sqlx::query($sql::UPDATE_USER_SNAPSHOT)
+                    .bind(text(user_id))
                     .bind(snapshot_json(snapshot)?)
-                    .bind(updated_at_ms)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(result.rows_affected())
+                    .bind(updated_at_ms);
+                on_connection!(self, conn => execute(conn, query).await)
             }
 
             async fn user_sessions(
                 &self,
                 query: &SessionQuery,
             ) -> Result<Vec<Session>, StoreError> {
-                let rows: Vec<SessionRow> = sqlx::query_as($sql::USER_SESSIONS)
-                    .bind(&query.user_id)
-                    .bind(query.include_revoked)
+                let statement = sqlx::query_as::<_, SessionRow>($sql::USER_SESSIONS)
+                    .bind(text(&query.user_id))
+                    .bind(query.active_at.map(|t| t.timestamp()))
                     .bind(query.before.map(|id| id.to_string()))
-                    .bind(i64::from(query.limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                records(rows)
+                    .bind(i64::from(query.limit));
+                records(on_connection!(self, conn => fetch_all(conn, statement).await)?)
             }
 
             async fn record_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await.map_err(store_error)
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(store_error)
+                }.await)
             }
 
             async fn audit_events(
                 &self,
                 query: &AuditQuery,
             ) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows: Vec<AuditRow> = sqlx::query_as($sql::AUDIT_EVENTS)
-                    .bind(&query.user_id)
+                let statement = sqlx::query_as::<_, AuditRow>($sql::AUDIT_EVENTS)
+                    .bind(optional_text(query.user_id.as_deref()))
                     .bind(query.session_id.map(|id| id.to_string()))
                     .bind(query.before)
-                    .bind(i64::from(query.limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                records(rows)
+                    .bind(i64::from(query.limit));
+                records(on_connection!(self, conn => fetch_all(conn, statement).await)?)
             }
 
             async fn insert_admin_key(
@@ -404,35 +473,29 @@ macro_rules! impl_store {
                 key: &AdminKeyRecord,
                 audit: &AuditEvent,
             ) -> Result<(), StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                sqlx::query($sql::INSERT_ADMIN_KEY)
-                    .bind(&key.id)
-                    .bind(&key.name)
-                    .bind(key.role.as_str())
-                    .bind(&key.secret_hash)
-                    .bind(key.created_at.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await.map_err(store_error)
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    let query = sqlx::query($sql::INSERT_ADMIN_KEY)
+                        .bind(key.id.clone())
+                        .bind(text(&key.name))
+                        .bind(key.role.as_str())
+                        .bind(key.secret_hash.clone())
+                        .bind(key.created_at.timestamp());
+                    execute(&mut *tx, query).await?;
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(store_error)
+                }.await)
             }
 
             async fn find_admin_key(&self, id: &str) -> Result<Option<AdminKeyRecord>, StoreError> {
-                let row: Option<AdminKeyRow> = sqlx::query_as($sql::FIND_ADMIN_KEY)
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
+                let query = sqlx::query_as::<_, AdminKeyRow>($sql::FIND_ADMIN_KEY).bind(text(id));
+                let row = on_connection!(self, conn => fetch_optional(conn, query).await)?;
                 row.map(AdminKeyRecord::try_from).transpose()
             }
 
             async fn admin_keys(&self) -> Result<Vec<AdminKeyRecord>, StoreError> {
-                let rows: Vec<AdminKeyRow> = sqlx::query_as($sql::ADMIN_KEYS)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                records(rows)
+                let query = sqlx::query_as::<_, AdminKeyRow>($sql::ADMIN_KEYS);
+                records(on_connection!(self, conn => fetch_all(conn, query).await)?)
             }
 
             async fn revoke_admin_key(
@@ -441,19 +504,18 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                let revoked = sqlx::query($sql::REVOKE_ADMIN_KEY)
-                    .bind(id)
-                    .bind(now.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                if revoked.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                insert_audit(&mut tx, audit).await?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(true)
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    let query = sqlx::query($sql::REVOKE_ADMIN_KEY)
+                        .bind(text(id))
+                        .bind(now.timestamp());
+                    if execute(&mut *tx, query).await? == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(true)
+                }.await)
             }
 
             async fn promote_next_key(
@@ -461,45 +523,35 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 publish_until: DateTime<Utc>,
             ) -> Result<Option<String>, StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                sqlx::query($sql::LOCK_KEYS)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                // Re-read under the lock: another replica may have promoted a moment ago.
-                let due: Option<String> = sqlx::query_scalar($sql::DUE_NEXT_KEY)
-                    .bind(now.timestamp())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let Some(kid) = due else {
-                    return Ok(None);
-                };
-                sqlx::query($sql::RETIRE_ACTIVE_KEY)
-                    .bind(now.timestamp())
-                    .bind(publish_until.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                sqlx::query($sql::ACTIVATE_KEY)
-                    .bind(&kid)
-                    .bind(now.timestamp())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(Some(kid))
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    execute(&mut *tx, sqlx::query($sql::LOCK_KEYS)).await?;
+                    // Re-read under the lock: another replica may have promoted a moment ago.
+                    let query =
+                        sqlx::query_scalar::<_, String>($sql::DUE_NEXT_KEY).bind(now.timestamp());
+                    let Some(kid) = fetch_column(&mut *tx, query).await?.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    let retire = sqlx::query($sql::RETIRE_ACTIVE_KEY)
+                        .bind(now.timestamp())
+                        .bind(publish_until.timestamp());
+                    execute(&mut *tx, retire).await?;
+                    let activate = sqlx::query($sql::ACTIVATE_KEY)
+                        .bind(kid.clone())
+                        .bind(now.timestamp());
+                    execute(&mut *tx, activate).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(Some(kid))
+                }.await)
             }
 
             async fn remove_retired_keys(
                 &self,
                 now: DateTime<Utc>,
             ) -> Result<Vec<String>, StoreError> {
-                sqlx::query_scalar($sql::REMOVE_RETIRED_KEYS)
-                    .bind(now.timestamp())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)
+                let query = sqlx::query_scalar::<_, String>($sql::REMOVE_RETIRED_KEYS)
+                    .bind(now.timestamp());
+                on_connection!(self, conn => fetch_column(conn, query).await)
             }
 
             async fn revoke_signing_key(
@@ -508,51 +560,37 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 replacement: &SigningKeyRecord,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                sqlx::query($sql::LOCK_KEYS)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let state: Option<String> = sqlx::query_scalar($sql::DELETE_KEY)
-                    .bind(kid)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let Some(state) = state else {
-                    return Ok(false);
-                };
-                if state == "active" {
-                    let next: Option<String> = sqlx::query_scalar($sql::NEXT_KEY)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                    match next {
-                        Some(next) => {
-                            sqlx::query($sql::ACTIVATE_KEY)
-                                .bind(&next)
-                                .bind(now.timestamp())
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(store_error)?;
-                        }
-                        None => {
-                            bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), replacement)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(store_error)?;
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    execute(&mut *tx, sqlx::query($sql::LOCK_KEYS)).await?;
+                    let query = sqlx::query_scalar::<_, String>($sql::DELETE_KEY).bind(text(kid));
+                    let Some(state) = fetch_column(&mut *tx, query).await?.into_iter().next() else {
+                        return Ok(false);
+                    };
+                    if state == "active" {
+                        let query = sqlx::query_scalar::<_, String>($sql::NEXT_KEY);
+                        match fetch_column(&mut *tx, query).await?.into_iter().next() {
+                            Some(next) => {
+                                let activate = sqlx::query($sql::ACTIVATE_KEY)
+                                    .bind(next)
+                                    .bind(now.timestamp());
+                                execute(&mut *tx, activate).await?;
+                            }
+                            None => {
+                                let insert =
+                                    bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), replacement);
+                                execute(&mut *tx, insert).await?;
+                            }
                         }
                     }
-                }
-                tx.commit().await.map_err(store_error)?;
-                Ok(true)
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(true)
+                }.await)
             }
 
             async fn notify_keys_changed(&self) -> Result<(), StoreError> {
-                sqlx::query($sql::NOTIFY_KEYS)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(())
+                on_connection!(self, conn => execute(conn, sqlx::query($sql::NOTIFY_KEYS)).await)
+                    .map(drop)
             }
         }
     };

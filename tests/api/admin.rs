@@ -340,11 +340,140 @@ async fn keys_are_listed_and_rotated_through_the_api(backend: Backend) {
     assert_eq!(again.json::<Value>().await.unwrap()["kid"], next["kid"]);
 }
 
+/// Expired sessions are left out by the query itself, so a page is never cut short: with the
+/// two newest sessions expired, `limit=1` still finds the live ones and their cursor, for the
+/// admin API and for `/v1/me/sessions` alike.
+async fn pages_skip_expired_sessions_without_stopping_early(backend: Backend) {
+    let harness = Harness::start_with(backend, &[("TOKENMINT_REFRESH_IDLE_TTL", "30m")]).await;
+    let (_, admin) = create_key(&harness.db, AdminRole::Admin).await;
+    let (oldest, oldest_sid) = login_sid(&harness, "u1").await;
+    let (older, older_sid) = login_sid(&harness, "u1").await;
+    login_sid(&harness, "u1").await;
+    login_sid(&harness, "u1").await;
+    advance(&harness.app, Duration::from_secs(20 * 60));
+    let oldest = tokens(harness.app.refresh(&oldest.refresh_token).await).await;
+    tokens(harness.app.refresh(&older.refresh_token).await).await;
+    advance(&harness.app, Duration::from_secs(15 * 60));
+    // A fresh access token for `/v1/me` (the last one has expired by now).
+    let oldest = tokens(harness.app.refresh(&oldest.refresh_token).await).await;
+
+    let admin_pages = |path: &'static str| {
+        let harness = &harness;
+        let admin = admin.clone();
+        async move {
+            let mut ids = Vec::new();
+            let mut cursor: Option<String> = None;
+            for _ in 0..5 {
+                let url = match &cursor {
+                    None => format!("{path}?limit=1"),
+                    Some(c) => format!("{path}?limit=1&cursor={c}"),
+                };
+                let page = harness.app.admin_json(Method::GET, &url, &admin).await;
+                let sessions = page["sessions"].as_array().unwrap();
+                ids.extend(
+                    sessions
+                        .iter()
+                        .map(|s| s["id"].as_str().unwrap().to_owned()),
+                );
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
+            }
+            ids
+        }
+    };
+    assert_eq!(
+        admin_pages("/admin/v1/users/u1/sessions").await,
+        [older_sid.clone(), oldest_sid.clone()]
+    );
+
+    let mut ids = Vec::new();
+    let mut url = "/v1/me/sessions?limit=1".to_owned();
+    for _ in 0..5 {
+        let page: Value = harness
+            .app
+            .client
+            .get(harness.app.url(&url))
+            .bearer_auth(&oldest.access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sessions = page["sessions"].as_array().unwrap();
+        ids.extend(
+            sessions
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => url = format!("/v1/me/sessions?limit=1&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids, [older_sid, oldest_sid]);
+}
+
+/// A flood of wrong secrets for one known key id costs at most three Argon2 hashes: the rest
+/// are throttled (429 with `Retry-After`) without hashing. The right key works once the short
+/// throttle has passed, and other endpoints are not held up meanwhile.
+async fn a_flood_of_wrong_secrets_for_one_key_is_throttled(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let issued = harness.login("u1").await;
+    let (_, admin) = create_key(&harness.db, AdminRole::Admin).await;
+    let prefix = &admin[..admin.len() - 43];
+    let wrong: Vec<String> = (0..40)
+        .map(|i| format!("{prefix}{:A>43}", format!("wrong{i}")))
+        .collect();
+
+    let responses = futures_util::future::join_all(
+        wrong
+            .iter()
+            .map(|key| harness.app.admin(Method::GET, "/admin/v1/keys", Some(key))),
+    )
+    .await;
+
+    let mut refused = 0;
+    let mut throttled = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            401 => refused += 1,
+            429 => {
+                assert!(response.headers().contains_key("retry-after"));
+                assert_eq!(
+                    response.headers()["content-type"],
+                    "application/problem+json"
+                );
+                throttled += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        refused <= 3,
+        "{refused} wrong secrets were hashed, {throttled} throttled"
+    );
+    tokens(harness.app.refresh(&issued.refresh_token).await).await;
+    advance(&harness.app, Duration::from_secs(2));
+    assert_eq!(
+        harness
+            .app
+            .admin(Method::GET, "/admin/v1/keys", Some(&admin))
+            .await
+            .status(),
+        200
+    );
+}
+
 on_both_backends!(
     every_admin_endpoint_checks_the_key_and_its_role,
     a_revoked_key_stops_working_within_the_cache_lifetime,
     admins_list_and_revoke_one_or_all_sessions,
     keys_are_listed_and_rotated_through_the_api,
+    pages_skip_expired_sessions_without_stopping_early,
+    a_flood_of_wrong_secrets_for_one_key_is_throttled,
 );
 
 /// The audit log records each security event, newest first, with actor, subject and reason,

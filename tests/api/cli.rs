@@ -35,6 +35,42 @@ fn an_invalid_value_stops_start_up_with_a_message_naming_the_variable() {
     );
 }
 
+/// Values that parse but cannot work (a session lifetime of 300,000 years overflows every
+/// date) stop start-up with a message naming the variable, instead of panicking later.
+#[test]
+fn an_out_of_range_value_stops_start_up_naming_the_variable() {
+    for (variable, value) in [
+        ("TOKENMINT_REFRESH_TOKEN_TTL", "300000years"),
+        ("TOKENMINT_ACCESS_TOKEN_TTL", "1000years"),
+        ("TOKENMINT_REFRESH_GRACE", "100years"),
+        ("TOKENMINT_APPWRITE_TIMEOUT", "3days"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = tokenmint(dir.path())
+            .env(variable, value)
+            .env("TOKENMINT_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{variable}={value}: tokenmint started instead of refusing");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{variable}={value}");
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+    }
+}
+
 #[test]
 fn postgres_without_a_kek_exits_naming_tokenmint_kek() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokenmint::domain::token::RefreshToken;
 
-use crate::fake_appwrite::Failure;
 use crate::helpers::{Backend, TestApp, TestDb};
 use crate::oauth_helpers::{Harness, JWT_TYPE, SESSION_TYPE, oauth_error, tokens};
 use crate::on_both_backends;
+use tokenmint_fake_appwrite::Failure;
 
 async fn exchange_with_an_appwrite_jwt_issues_verifiable_tokens_and_links_the_session(
     backend: Backend,
@@ -64,11 +64,16 @@ async fn exchange_with_an_appwrite_jwt_issues_verifiable_tokens_and_links_the_se
     assert_eq!(session.ip.as_deref(), Some("127.0.0.1"));
     let refresh = RefreshToken::parse(&issued.refresh_token).unwrap();
     let stored = store
-        .find_refresh_token(&refresh.hash())
+        .token_family(&refresh.family(), &refresh.hash())
         .await
         .unwrap()
         .expect("stored by its hash");
     assert_eq!(stored.session.id, sid);
+    assert_eq!(
+        stored.current,
+        Some(refresh.hash()),
+        "only the hash is stored"
+    );
     assert_eq!(
         harness
             .count("select count(*) from audit_events where event = 'session.created'")

@@ -103,7 +103,8 @@ impl TestDb {
 
     /// Opens the database directly (migrated), as a second process would.
     pub async fn open(&self) -> Database {
-        let database = Database::connect(&self.config().database_url, 5)
+        let config = self.config();
+        let database = Database::connect(&config.database_url, 5, config.sqlite_synchronous)
             .await
             .unwrap();
         database.migrate().await.unwrap();
@@ -134,6 +135,25 @@ impl TestDb {
                 sqlx::query(sql).execute(&mut connection).await.unwrap();
             }
         }
+    }
+
+    /// Sets a PostgreSQL setting on this database (`alter database … set NAME = VALUE`): it
+    /// applies to every connection opened afterwards.
+    pub async fn alter_database(&self, name: &str, value: &str) {
+        let database = self
+            .postgres_name
+            .as_deref()
+            .expect("a PostgreSQL database");
+        let mut connection = sqlx::PgConnection::connect(&postgres_admin_url())
+            .await
+            .unwrap();
+        // Both parts come from the test's own constants, never from user input.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "alter database {database} set {name} = '{value}'"
+        )))
+        .execute(&mut connection)
+        .await
+        .unwrap();
     }
 
     /// Drops the PostgreSQL database now (terminating tokenmint's connections to it).

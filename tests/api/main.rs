@@ -5,22 +5,26 @@
 // Test code: a failed unwrap is a failed test, with the error in its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod fake_appwrite;
 mod helpers;
 mod oauth_helpers;
 
 mod admin;
 mod cli;
+mod cors;
 mod discovery;
 mod exchange;
 mod feed;
 mod health;
+mod hostile_input;
 mod interop;
 mod introspect;
 mod jwks;
+mod log_hygiene;
 mod me;
+mod migration;
 mod oauth_input;
 mod refresh;
+mod revocation_races;
 mod revoke;
 mod rotation;
 mod startup;

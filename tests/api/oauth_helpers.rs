@@ -6,8 +6,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::fake_appwrite::{FakeAppwrite, PROJECT_ID, SignedIn};
 use crate::helpers::{Backend, TestApp, TestDb};
+use tokenmint_fake_appwrite::{FakeAppwrite, PROJECT_ID, SignedIn};
 
 pub const JWT_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-jwt";
 pub const SESSION_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-session";
@@ -26,9 +26,27 @@ impl Harness {
     }
 
     pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
-        let db = TestDb::new(backend).await;
+        Self::start_on(TestDb::new(backend).await, extra).await
+    }
+
+    /// A server on a database the test prepared.
+    pub async fn start_on(db: TestDb, extra: &[(&str, &str)]) -> Self {
+        Self::start_reloading(db, extra, None).await
+    }
+
+    /// A server that re-reads its keys every `reload` (tests default to 100 ms; production
+    /// reloads every 30 s, so background statements rarely run beside the requests).
+    pub async fn start_reloading(
+        db: TestDb,
+        extra: &[(&str, &str)],
+        reload: Option<Duration>,
+    ) -> Self {
         let appwrite = FakeAppwrite::start().await;
-        let app = TestApp::spawn(db.config_with(&borrowed(&harness_env(&appwrite, extra)))).await;
+        let mut config = db.config_with(&borrowed(&harness_env(&appwrite, extra)));
+        if let Some(reload) = reload {
+            config.key_reload_interval = reload;
+        }
+        let app = TestApp::spawn(config).await;
         Self { db, appwrite, app }
     }
 
@@ -56,6 +74,19 @@ impl Harness {
 
     pub fn signed_in(&self, user_id: &str) -> SignedIn {
         self.appwrite.signed_in_user(user_id)
+    }
+
+    /// The stored family (session and token state) of a refresh token, read directly.
+    pub async fn token_family(&self, refresh_token: &str) -> tokenmint::domain::ports::TokenFamily {
+        let token = tokenmint::domain::token::RefreshToken::parse(refresh_token).unwrap();
+        self.db
+            .open()
+            .await
+            .store()
+            .token_family(&token.family(), &token.hash())
+            .await
+            .unwrap()
+            .expect("the token's family is stored")
     }
 
     /// Counts rows of a table directly in the database.

@@ -6,20 +6,22 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
+use std::time::Duration;
+
 use crate::helpers::Backend;
-use crate::oauth_helpers::{Harness, Tokens, oauth_error, tokens};
+use crate::oauth_helpers::{Harness, Tokens, advance, oauth_error, tokens};
 use crate::on_both_backends;
 
-const KEY: &str = "whk_4f1d0c1b8e2a47d9b3c6f0a1e5d7c9b2a4f6e8d0c2b4a6f8e0d2c4b6a8f0e2d4c6b8a0f2e4d6c8b0a2f4e6d8c0b2a4f6e8d0c2b4a6f8e0d2c4b6a8f0e2d4";
-const URL: &str = "http://localhost:8080/webhooks/appwrite";
+pub const KEY: &str = "whk_4f1d0c1b8e2a47d9b3c6f0a1e5d7c9b2a4f6e8d0c2b4a6f8e0d2c4b6a8f0e2d4c6b8a0f2e4d6c8b0a2f4e6d8c0b2a4f6e8d0c2b4a6f8e0d2c4b6a8f0e2d4";
+pub const URL: &str = "http://localhost:8080/webhooks/appwrite";
 
-fn sign(url: &str, body: &str) -> String {
+pub fn sign(url: &str, body: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, KEY.as_bytes());
     STANDARD.encode(hmac::sign(&key, format!("{url}{body}").as_bytes()).as_ref())
 }
 
 /// Appwrite's expansion of a base event (`Event::generateEvents`).
-fn expanded(base: &str) -> String {
+pub fn expanded(base: &str) -> String {
     match base.split('.').collect::<Vec<_>>().as_slice() {
         ["users", user, "sessions", session, action] => format!(
             "users.{user}.sessions.{session}.{action},users.*.sessions.*.{action},users.{user}.sessions.*.{action},\
@@ -40,7 +42,7 @@ fn expanded(base: &str) -> String {
 }
 
 /// A User model as `json_encode` writes it: `\/` in URLs and `\u00e9` for é.
-fn user_body(user: &str, updated_at: &str, status: bool, labels: &[&str]) -> String {
+pub fn user_body(user: &str, updated_at: &str, status: bool, labels: &[&str]) -> String {
     let labels = labels
         .iter()
         .map(|l| format!("\"{l}\""))
@@ -51,21 +53,40 @@ fn user_body(user: &str, updated_at: &str, status: bool, labels: &[&str]) -> Str
     )
 }
 
-fn session_body(user: &str, session: &str) -> String {
+/// A User model whose `$updatedAt` and `passwordUpdate` are `updated_at`.
+pub fn password_body(user: &str, updated_at: &str) -> String {
+    user_body(user, updated_at, true, &[]).replace(
+        r#""passwordUpdate":"""#,
+        &format!(r#""passwordUpdate":"{updated_at}""#),
+    )
+}
+
+/// A time as Appwrite writes it: `2026-08-01T10:00:00.000+00:00`.
+pub fn appwrite_time(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+}
+
+/// The server's current time as Appwrite would write it.
+pub fn server_now(harness: &Harness) -> String {
+    use tokenmint::clock::Clock;
+    appwrite_time(harness.app.clock.now())
+}
+
+pub fn session_body(user: &str, session: &str) -> String {
     format!(
         r#"{{"$id":"{session}","$createdAt":"2026-08-01T10:00:00.000+00:00","$updatedAt":"2026-08-01T10:00:00.000+00:00","userId":"{user}","expire":"2027-08-01T10:00:00.000+00:00","provider":"email","providerUid":"jane@example.com","providerAccessToken":"","providerAccessTokenExpiry":"","providerRefreshToken":"","ip":"203.0.113.7","osCode":"AND","osName":"Android","osVersion":"14","clientType":"","clientCode":"","clientName":"","clientVersion":"","clientEngine":"","clientEngineVersion":"","deviceName":"smartphone","deviceBrand":"Google","deviceModel":"Pixel 8","countryCode":"de","countryName":"Germany","current":true,"factors":["password"],"secret":"","mfaUpdatedAt":""}}"#
     )
 }
 
-struct Delivery {
-    events: String,
-    body: String,
-    signature: Option<String>,
-    basic: Option<(&'static str, &'static str)>,
+pub struct Delivery {
+    pub events: String,
+    pub body: String,
+    pub signature: Option<String>,
+    pub basic: Option<(&'static str, &'static str)>,
 }
 
 impl Delivery {
-    fn new(base_event: &str, body: String) -> Self {
+    pub fn new(base_event: &str, body: String) -> Self {
         Self {
             signature: Some(sign(URL, &body)),
             events: expanded(base_event),
@@ -75,7 +96,7 @@ impl Delivery {
     }
 }
 
-async fn deliver(harness: &Harness, delivery: &Delivery) -> reqwest::Response {
+pub async fn deliver(harness: &Harness, delivery: &Delivery) -> reqwest::Response {
     let mut request = harness
         .app
         .client
@@ -100,11 +121,11 @@ async fn deliver(harness: &Harness, delivery: &Delivery) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
-async fn start(backend: Backend) -> Harness {
+pub async fn start(backend: Backend) -> Harness {
     Harness::start_with(backend, &[("TOKENMINT_APPWRITE_WEBHOOK_KEY", KEY)]).await
 }
 
-async fn assert_revoked(harness: &Harness, session: &Tokens, context: &str) {
+pub async fn assert_revoked(harness: &Harness, session: &Tokens, context: &str) {
     let (_, error, _) = oauth_error(harness.app.refresh(&session.refresh_token).await).await;
     assert_eq!(error, "invalid_grant", "{context}");
 }
@@ -163,30 +184,28 @@ async fn user_level_events_revoke_every_session(backend: Backend) {
         (
             "blocked",
             "users.blocked.update.status",
-            user_body("blocked", "2026-08-03T10:00:00.000+00:00", false, &[]),
             "appwrite_user_blocked",
         ),
-        (
-            "deleted",
-            "users.deleted.delete",
-            user_body("deleted", "2026-08-03T10:00:00.000+00:00", true, &[]),
-            "appwrite_user_deleted",
-        ),
+        ("deleted", "users.deleted.delete", "appwrite_user_deleted"),
         (
             "password",
             "users.password.update.password",
-            user_body("password", "2026-08-03T10:00:00.000+00:00", true, &[]),
             "appwrite_password_changed",
         ),
         (
             "logout-all",
             "users.logout-all.sessions.delete",
-            user_body("logout-all", "2026-08-03T10:00:00.000+00:00", true, &[]),
             "appwrite_sessions_deleted",
         ),
     ];
-    for (user, event, body, reason) in cases {
+    for (user, event, reason) in cases {
         let sessions = two_sessions(&harness, user).await;
+        // Events act as of their own time (`$updatedAt`): these happened just now.
+        let now = server_now(&harness);
+        let body = match user {
+            "password" => password_body(user, &now),
+            _ => user_body(user, &now, user != "blocked", &[]),
+        };
         let response = deliver(&harness, &Delivery::new(event, body)).await;
         assert_eq!(response.status(), 200, "{event}");
         assert_eq!(
@@ -267,6 +286,72 @@ async fn label_updates_reach_the_next_access_token_only_when_newer(backend: Back
     assert_eq!(claims["labels"], serde_json::json!(["admin", "beta"]));
 }
 
+/// A password change or a block acts as of its own time: it revokes the sessions created
+/// before it, and a replay of the same signed delivery later revokes nothing newer, moves no
+/// not-before, and writes no audit or feed entry.
+async fn a_replayed_password_or_status_event_spares_newer_sessions(backend: Backend) {
+    let harness = start(backend).await;
+    let cases = [
+        ("password", "users.password.update.password"),
+        ("blocked", "users.blocked.update.status"),
+    ];
+    for (user, event) in cases {
+        let before = two_sessions(&harness, user).await;
+        advance(&harness.app, Duration::from_secs(30));
+        let at = server_now(&harness);
+        let body = match user {
+            "password" => password_body(user, &at),
+            _ => user_body(user, &at, false, &[]),
+        };
+        let delivery = Delivery::new(event, body);
+        let first = deliver(&harness, &delivery).await;
+        assert_eq!(first.status(), 200, "{event}");
+        for (_, session) in &before {
+            assert_revoked(&harness, session, event).await;
+        }
+        // Later (past any clock-skew margin) the user signs in again; then the old delivery is
+        // replayed.
+        advance(&harness.app, Duration::from_secs(120));
+        let after = harness.login(user).await;
+        let audit_rows = harness.count("select count(*) from audit_events").await;
+        let feed_rows = harness.count("select count(*) from revocations").await;
+
+        let replay = deliver(&harness, &delivery).await;
+
+        assert_eq!(replay.status(), 200, "{event}");
+        assert_eq!(
+            replay.json::<Value>().await.unwrap()["changed_sessions"],
+            0,
+            "{event}: the replay revoked a newer session"
+        );
+        let refreshed = tokens(harness.app.refresh(&after.refresh_token).await).await;
+        let me = harness
+            .app
+            .client
+            .get(harness.app.url("/v1/me/sessions"))
+            .bearer_auth(&after.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            me.status(),
+            200,
+            "{event}: the not-before moved past the new login"
+        );
+        assert!(!refreshed.refresh_token.is_empty());
+        assert_eq!(
+            harness.count("select count(*) from audit_events").await,
+            audit_rows,
+            "{event}: the replay wrote audit rows"
+        );
+        assert_eq!(
+            harness.count("select count(*) from revocations").await,
+            feed_rows,
+            "{event}: the replay added feed entries"
+        );
+    }
+}
+
 /// Missing or bad signatures, a body altered by one byte, another URL: 401, nothing changes.
 async fn unauthenticated_deliveries_are_refused_and_change_nothing(backend: Backend) {
     let harness = start(backend).await;
@@ -343,6 +428,7 @@ on_both_backends!(
     deleting_an_appwrite_session_revokes_only_the_sessions_made_from_it,
     user_level_events_revoke_every_session,
     label_updates_reach_the_next_access_token_only_when_newer,
+    a_replayed_password_or_status_event_spares_newer_sessions,
     unauthenticated_deliveries_are_refused_and_change_nothing,
 );
 

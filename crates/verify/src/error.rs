@@ -28,10 +28,29 @@ pub enum VerifyError {
     /// The revocation feed lists its session, or its user's not-before is later than `iat`.
     #[error("the token has been revoked")]
     Revoked,
-    /// The JWKS or discovery document could not be fetched or read.
+    /// The JWKS or discovery document could not be fetched or read, and no key was ever
+    /// fetched (or, from [`Verifier::refresh_keys`](crate::Verifier::refresh_keys), the fetch
+    /// failed).
     #[error("cannot fetch the signing keys: {0}")]
     KeysUnavailable(String),
+    /// The revocation feed could not be polled; from `verify`, only with
+    /// [`FeedFailurePolicy::Closed`](crate::FeedFailurePolicy::Closed), before the first
+    /// successful poll or once the last one is older than its `max_staleness`.
+    #[error("the revocation feed is unavailable: {0}")]
+    RevocationsUnavailable(String),
     /// The verifier's configuration is unusable.
     #[error("invalid verifier configuration: {0}")]
     Config(String),
+}
+
+impl VerifyError {
+    /// This fetch failure again, for each request that shared the fetch or arrives while the
+    /// verifier backs off after it (a fetch fails only with `KeysUnavailable` or `Config`).
+    pub(crate) fn for_waiter(&self) -> Self {
+        match self {
+            Self::Config(message) => Self::Config(message.clone()),
+            Self::KeysUnavailable(message) => Self::KeysUnavailable(message.clone()),
+            other => Self::KeysUnavailable(other.to_string()),
+        }
+    }
 }

@@ -2,10 +2,35 @@
 //! the revoked session ids and user not-befores that still matter.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::VerifyError;
+
+/// How long a user entry without `exp` (from a server that does not send it) is kept after its
+/// `not_before`: tokenmint's access tokens are meant to live at most this long.
+pub const USER_ENTRY_FALLBACK_LIFETIME: i64 = 24 * 3600;
+
+/// What [`Verifier::verify`](crate::Verifier::verify) does while the revocation feed cannot be
+/// polled; set with [`feed_failure_policy`](crate::VerifierBuilder::feed_failure_policy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FeedFailurePolicy {
+    /// Accept tokens whatever the feed's state (the default): a tokenmint outage does not take
+    /// the services down with it, and access tokens are short-lived. A revocation made while the
+    /// feed cannot be polled takes effect at the next successful poll, or at the token's `exp`.
+    /// Watch [`Verifier::feed_failures`](crate::Verifier::feed_failures) and
+    /// [`Verifier::revocations_synced_at`](crate::Verifier::revocations_synced_at).
+    #[default]
+    Open,
+    /// Reject every token with [`VerifyError::RevocationsUnavailable`] before the first
+    /// successful poll and whenever the last one is older than `max_staleness`, which must be
+    /// longer than the poll interval (allow for a few failed polls and the HTTP timeout).
+    Closed {
+        /// The oldest acceptable last successful poll.
+        max_staleness: Duration,
+    },
+}
 
 /// One page of the feed.
 #[derive(Deserialize)]
@@ -30,6 +55,17 @@ struct RevokedSession {
 struct UserNotBefore {
     sub: String,
     not_before: i64,
+    /// When every access token the entry could affect has expired (unix seconds); sent by
+    /// newer servers only.
+    #[serde(default)]
+    exp: Option<i64>,
+}
+
+/// A user's not-before, and until when it matters.
+#[derive(Debug, Clone, Copy)]
+struct UserEntry {
+    not_before: i64,
+    exp: i64,
 }
 
 /// What the feed has said so far.
@@ -37,13 +73,17 @@ struct UserNotBefore {
 pub struct Revocations {
     cursor: Option<String>,
     sessions: HashMap<String, i64>,
-    users: HashMap<String, i64>,
+    users: HashMap<String, UserEntry>,
 }
 
 impl Revocations {
     /// Whether a token of session `sid` for user `sub` issued at `iat` is revoked.
     pub fn revokes(&self, sid: &str, sub: &str, iat: i64) -> bool {
-        self.sessions.contains_key(sid) || self.users.get(sub).is_some_and(|nb| iat < *nb)
+        self.sessions.contains_key(sid)
+            || self
+                .users
+                .get(sub)
+                .is_some_and(|user| iat < user.not_before)
     }
 
     /// The URL of the next poll.
@@ -54,28 +94,44 @@ impl Revocations {
         }
     }
 
-    /// Records a page.
+    /// Records a page. A user keeps the latest `not_before` and the latest `exp` of its
+    /// entries: together they cover every token any of them revokes.
     pub fn apply(&mut self, page: Page) {
         for session in page.sessions {
-            self.sessions.insert(session.sid, session.exp);
+            let exp = self.sessions.entry(session.sid).or_insert(session.exp);
+            *exp = (*exp).max(session.exp);
         }
         for user in page.users {
-            let entry = self.users.entry(user.sub).or_insert(user.not_before);
-            *entry = (*entry).max(user.not_before);
+            let exp = user
+                .exp
+                .unwrap_or_else(|| user.not_before.saturating_add(USER_ENTRY_FALLBACK_LIFETIME));
+            let entry = self.users.entry(user.sub).or_insert(UserEntry {
+                not_before: user.not_before,
+                exp,
+            });
+            entry.not_before = entry.not_before.max(user.not_before);
+            entry.exp = entry.exp.max(exp);
         }
         self.cursor = Some(page.cursor);
     }
 
-    /// Forgets session entries whose tokens have all expired.
-    pub fn prune(&mut self, now: i64) {
-        self.sessions.retain(|_, exp| *exp > now);
+    /// Forgets the entries whose tokens all expired before `oldest_accepted_exp` (now minus the
+    /// verifier's leeway: a token whose `exp` is earlier is rejected as expired anyway).
+    ///
+    /// Pruning re-admits nothing: a token a session entry revokes has `exp` ≤ the entry's
+    /// `exp`. A token a user entry revokes has `iat < not_before`, so its `exp` ≤ `iat + ttl`
+    /// < `not_before + ttl`, which the entry's `exp` covers: the server's `exp` is exactly that
+    /// bound, and without it `not_before + 24 h` is, as access tokens live at most 24 h.
+    pub fn prune(&mut self, oldest_accepted_exp: i64) {
+        self.sessions.retain(|_, exp| *exp >= oldest_accepted_exp);
+        self.users.retain(|_, user| user.exp >= oldest_accepted_exp);
     }
 }
 
 /// Fetches one page.
 pub async fn fetch_page(http: &reqwest::Client, url: &str) -> Result<Page, VerifyError> {
     let unavailable =
-        |err: reqwest::Error| VerifyError::KeysUnavailable(err.without_url().to_string());
+        |err: reqwest::Error| VerifyError::RevocationsUnavailable(err.without_url().to_string());
     http.get(url)
         .send()
         .await
@@ -85,4 +141,73 @@ pub async fn fetch_page(http: &reqwest::Client, url: &str) -> Result<Page, Verif
         .json()
         .await
         .map_err(unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const DAY: i64 = 24 * 3600;
+
+    fn users(users: serde_json::Value) -> Revocations {
+        let page = json!({ "cursor": "c", "users": users });
+        let mut revocations = Revocations::default();
+        revocations.apply(serde_json::from_value(page).unwrap());
+        revocations
+    }
+
+    #[test]
+    fn user_entries_whose_exp_has_passed_are_pruned() {
+        let mut revocations = users(json!([
+            { "sub": "gone", "not_before": NOW - 700, "exp": NOW - 100 },
+            { "sub": "live", "not_before": NOW - 700, "exp": NOW + 200 },
+        ]));
+        revocations.prune(NOW);
+        assert_eq!(revocations.users.len(), 1);
+        assert!(
+            revocations.revokes("s1", "live", NOW - 701),
+            "a live entry still revokes"
+        );
+        assert!(!revocations.revokes("s1", "live", NOW - 700));
+    }
+
+    #[test]
+    fn user_entries_without_exp_are_pruned_a_day_after_not_before() {
+        let mut revocations = users(json!([
+            { "sub": "old", "not_before": NOW - DAY - 1 },
+            { "sub": "recent", "not_before": NOW - DAY + 60 },
+        ]));
+        revocations.prune(NOW);
+        assert_eq!(revocations.users.len(), 1);
+        assert!(revocations.revokes("s1", "recent", NOW - DAY));
+    }
+
+    #[test]
+    fn the_latest_exp_of_a_user_is_kept() {
+        let mut revocations = users(json!([
+            { "sub": "u", "not_before": NOW - 50, "exp": NOW + 500 },
+            { "sub": "u", "not_before": NOW - 40, "exp": NOW - 10 },
+        ]));
+        revocations.prune(NOW);
+        assert!(revocations.revokes("s1", "u", NOW - 45));
+        assert!(
+            revocations.revokes("s1", "u", NOW - 41),
+            "the latest not-before is kept"
+        );
+    }
+
+    #[test]
+    fn session_entries_are_pruned_after_their_exp() {
+        let page = json!({ "cursor": "c", "sessions": [
+            { "sid": "gone", "exp": NOW - 1 }, { "sid": "live", "exp": NOW },
+        ] });
+        let mut revocations = Revocations::default();
+        revocations.apply(serde_json::from_value(page).unwrap());
+        revocations.prune(NOW);
+        assert!(!revocations.revokes("gone", "u", NOW));
+        assert!(revocations.revokes("live", "u", NOW));
+    }
 }

@@ -1,9 +1,9 @@
 //! `tokenmint-verify`: verify [tokenmint](https://github.com/) access tokens in a Rust
 //! microservice, locally, with no network call on the hot path.
 //!
-//! - The JWKS is fetched once (from `jwks_url`, or found through the issuer's discovery
-//!   document), cached as long as its `Cache-Control: max-age` says, and refetched when a
-//!   token names an unknown `kid` — single-flight, and at most once per `min_refetch_interval`.
+//! - The JWKS is fetched from `jwks_url`, or found through the issuer's discovery document, and
+//!   cached as long as its `Cache-Control: max-age` says (5 min when it says nothing, 24 h at
+//!   most).
 //! - The algorithm comes from the key, never from the token: each JWK's `alg` pins it, and only
 //!   `ES256`, `EdDSA` and `RS256` are accepted (never `none`, never HMAC).
 //! - `typ` must be `at+jwt` (RFC 9068); `iss`, `aud`, `exp` and `iat` are checked with a small
@@ -11,6 +11,46 @@
 //! - Optionally, the revocation feed (`GET {issuer}/v1/revocations`) is polled in the
 //!   background: a token whose session was revoked, or issued before its user's not-before,
 //!   is rejected within one poll interval.
+//!
+//! # When the JWKS endpoint is slow or down
+//!
+//! `verify` never waits on the network for a `kid` the cache holds, fresh or stale:
+//!
+//! - A stale cache keeps serving while one refetch runs in the background
+//!   (stale-while-revalidate), and while refetches fail.
+//! - At most one JWKS fetch is in flight. After a failed one the next waits 1 s, then 2 s, 4 s,
+//!   … doubling per consecutive failure up to 5 min; a success resets it.
+//! - A token with an unknown `kid` waits for the fetch in flight, or starts one and waits for it
+//!   (one shared fetch, however many tokens wait); never for a second. While backing off, or
+//!   within `min_refetch_interval` (10 s) of the last fetch with a fresh cache, it is rejected at
+//!   once with [`VerifyError::UnknownKey`] — or, before any fetch succeeded, with the error that
+//!   fetch failed with (usually [`VerifyError::KeysUnavailable`]).
+//! - The very first `verify` waits for the first fetch, shared by every concurrent request.
+//!
+//! Fetches run in their own Tokio task, so a cancelled request never abandons one; the HTTP
+//! client's timeout (10 s by default) bounds how long a waiting request can wait.
+//!
+//! # When the revocation feed is down
+//!
+//! [`VerifierBuilder::feed_failure_policy`] chooses:
+//!
+//! - [`FeedFailurePolicy::Open`] (the default): tokens are accepted before the first successful
+//!   poll and while polls fail, checked against the revocations received so far (none before
+//!   the first poll). A revocation missed meanwhile takes effect at the next successful poll, or
+//!   when the token expires. Availability of every service does not hang on tokenmint's, and
+//!   access tokens are short-lived; watch [`Verifier::feed_failures`] and
+//!   [`Verifier::revocations_synced_at`].
+//! - [`FeedFailurePolicy::Closed`] `{ max_staleness }`: every token is rejected with
+//!   [`VerifyError::RevocationsUnavailable`] before the first successful poll (the first poll
+//!   starts when the verifier is built; await [`Verifier::sync_revocations`] to wait for it), and
+//!   whenever the last successful poll is older than `max_staleness`, whether polls fail or
+//!   hang. A poll succeeds once the feed is read to its end.
+//!
+//! Failed polls are retried at the next tick. Entries are forgotten once no token they revoke
+//! can still be accepted: a session at its `exp`; a user's not-before at the entry's `exp`
+//! (sent by newer servers: when every access token it could affect has expired), or 24 h after
+//! `not_before` when the server sends none (tokenmint's access tokens live at most 24 h) —
+//! each plus the verifier's leeway.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -33,6 +73,7 @@ mod claims;
 mod error;
 mod feed;
 mod jwks;
+mod keys;
 mod verifier;
 
 #[cfg(feature = "axum")]
@@ -40,4 +81,5 @@ pub mod axum;
 
 pub use claims::Claims;
 pub use error::VerifyError;
+pub use feed::FeedFailurePolicy;
 pub use verifier::{Verifier, VerifierBuilder};

@@ -1,17 +1,17 @@
 //! The verifier: built explicitly, cheap to clone, no globals.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::{OnceCell, watch};
 
-use crate::feed::{Revocations, fetch_page};
-use crate::jwks::{ACCEPTED, PinnedKey, fetch};
+use crate::feed::{FeedFailurePolicy, Revocations, fetch_page};
+use crate::jwks::{ACCEPTED, FetchedKeys, PinnedKey, fetch};
+use crate::keys::{KeyCache, Lookup, Reason};
 use crate::{Claims, VerifyError};
 
 /// Tokens larger than this are refused before any parsing.
@@ -27,6 +27,7 @@ pub struct VerifierBuilder {
     jwks_url: Option<String>,
     feed_interval: Option<Duration>,
     feed_url: Option<String>,
+    feed_policy: FeedFailurePolicy,
     leeway: Duration,
     min_refetch_interval: Duration,
     algorithms: Vec<Algorithm>,
@@ -47,7 +48,8 @@ impl VerifierBuilder {
     }
 
     /// Polls `{issuer}/v1/revocations` every `interval` (tokenmint's default is 5 s) and rejects
-    /// revoked tokens. Needs a Tokio runtime when [`VerifierBuilder::build`] is called.
+    /// revoked tokens; while polls fail, see [`VerifierBuilder::feed_failure_policy`]. Needs a
+    /// Tokio runtime when [`VerifierBuilder::build`] is called.
     pub fn revocation_feed(mut self, interval: Duration) -> Self {
         self.feed_interval = Some(interval);
         self
@@ -60,13 +62,22 @@ impl VerifierBuilder {
         self
     }
 
+    /// What `verify` does while the revocation feed cannot be polled (default
+    /// [`FeedFailurePolicy::Open`]: accept). [`FeedFailurePolicy::Closed`] needs
+    /// [`VerifierBuilder::revocation_feed`], with a poll interval shorter than `max_staleness`.
+    pub fn feed_failure_policy(mut self, policy: FeedFailurePolicy) -> Self {
+        self.feed_policy = policy;
+        self
+    }
+
     /// Clock leeway for `exp` and `iat` (default 30 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
 
-    /// Least time between two JWKS fetches caused by unknown `kid`s (default 10 s).
+    /// Least time between two JWKS fetches caused by unknown `kid`s while the cached JWKS is
+    /// fresh (default 10 s); within it a token with an unknown `kid` is rejected at once.
     pub fn min_refetch_interval(mut self, interval: Duration) -> Self {
         self.min_refetch_interval = interval;
         self
@@ -89,14 +100,7 @@ impl VerifierBuilder {
 
     /// Builds the verifier. Fails on an unusable configuration; fetches nothing yet.
     pub fn build(self) -> Result<Verifier, VerifyError> {
-        if self.audiences.is_empty() {
-            return Err(VerifyError::Config(
-                "at least one audience is required".into(),
-            ));
-        }
-        if self.algorithms.is_empty() {
-            return Err(VerifyError::Config("no accepted algorithm is left".into()));
-        }
+        self.check()?;
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
@@ -105,24 +109,27 @@ impl VerifierBuilder {
                 .map_err(|err| VerifyError::Config(err.to_string()))?,
         };
         let base = self.issuer.trim_end_matches('/').to_owned();
+        let validations = validations(&self.algorithms, &self.issuer, &self.audiences, self.leeway);
         let inner = Arc::new(Inner {
             feed: self.feed_interval.map(|_| FeedState {
                 url: self
                     .feed_url
                     .clone()
                     .unwrap_or_else(|| format!("{base}/v1/revocations")),
+                policy: self.feed_policy,
                 revocations: RwLock::default(),
+                synced: Mutex::default(),
             }),
             issuer: self.issuer,
             base,
-            audiences: self.audiences,
             jwks_url: OnceCell::new_with(self.jwks_url),
+            validations,
             leeway: self.leeway,
             min_refetch_interval: self.min_refetch_interval,
             algorithms: self.algorithms,
             http,
-            cache: RwLock::default(),
-            fetch_lock: Mutex::new(None),
+            keys: Mutex::default(),
+            fetched: watch::Sender::new(()),
             jwks_fetches: AtomicU64::new(0),
             unknown_kid_fetches: AtomicU64::new(0),
             feed_failures: AtomicU64::new(0),
@@ -135,6 +142,30 @@ impl VerifierBuilder {
         }
         Ok(Verifier(inner))
     }
+
+    /// The configuration errors [`VerifierBuilder::build`] reports.
+    fn check(&self) -> Result<(), VerifyError> {
+        if self.audiences.is_empty() {
+            return Err(VerifyError::Config(
+                "at least one audience is required".into(),
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Err(VerifyError::Config("no accepted algorithm is left".into()));
+        }
+        if let FeedFailurePolicy::Closed { max_staleness } = self.feed_policy {
+            match self.feed_interval {
+                None => Err(VerifyError::Config(
+                    "a fail-closed feed policy needs a revocation feed".into(),
+                )),
+                Some(interval) if max_staleness <= interval => Err(VerifyError::Config(
+                    "max_staleness must be longer than the feed's poll interval".into(),
+                )),
+                Some(_) => Ok(()),
+            }?;
+        }
+        Ok(())
+    }
 }
 
 /// Verifies tokenmint access tokens. Clone it freely: clones share keys and feed state.
@@ -144,30 +175,28 @@ pub struct Verifier(Arc<Inner>);
 struct Inner {
     issuer: String,
     base: String,
-    audiences: Vec<String>,
     jwks_url: OnceCell<String>,
     leeway: Duration,
     min_refetch_interval: Duration,
     algorithms: Vec<Algorithm>,
+    /// The checks for each accepted algorithm, built once: `verify` allocates none of them.
+    validations: Vec<(Algorithm, Validation)>,
     http: reqwest::Client,
-    cache: RwLock<KeyCache>,
-    /// Single-flight for fetches, holding when the last one happened.
-    fetch_lock: Mutex<Option<Instant>>,
+    keys: Mutex<KeyCache>,
+    /// Signalled (under the `keys` lock) each time a JWKS fetch ends.
+    fetched: watch::Sender<()>,
     jwks_fetches: AtomicU64,
     unknown_kid_fetches: AtomicU64,
     feed_failures: AtomicU64,
     feed: Option<FeedState>,
 }
 
-#[derive(Default)]
-struct KeyCache {
-    keys: HashMap<String, PinnedKey>,
-    fresh_until: Option<Instant>,
-}
-
 struct FeedState {
     url: String,
+    policy: FeedFailurePolicy,
     revocations: RwLock<Revocations>,
+    /// When the feed was last read to its end: monotonic for staleness, wall clock to report.
+    synced: Mutex<Option<(Instant, SystemTime)>>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +215,7 @@ impl Verifier {
             jwks_url: None,
             feed_interval: None,
             feed_url: None,
+            feed_policy: FeedFailurePolicy::Open,
             leeway: Duration::from_secs(30),
             min_refetch_interval: Duration::from_secs(10),
             algorithms: ACCEPTED.to_vec(),
@@ -206,12 +236,13 @@ impl Verifier {
         let key = self.key_for(&kid).await?;
         let inner = &self.0;
         // The algorithm is the key's, never the token's: a token claiming another is refused.
-        let mut validation = Validation::new(key.algorithm);
-        validation.set_issuer(&[&inner.issuer]);
-        validation.set_audience(&inner.audiences);
-        validation.leeway = inner.leeway.as_secs();
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+        let validation = inner
+            .validations
+            .iter()
+            .find(|(algorithm, _)| *algorithm == key.algorithm)
+            .map(|(_, validation)| validation)
+            .ok_or(VerifyError::Invalid)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, validation)
             .map_err(|err| match err.kind() {
                 ErrorKind::ExpiredSignature => VerifyError::Expired,
                 ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
@@ -229,29 +260,42 @@ impl Verifier {
             return Err(VerifyError::NotYetValid);
         }
         if let Some(feed) = &inner.feed {
-            let revocations = feed
-                .revocations
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            if revocations.revokes(&claims.sid, &claims.sub, claims.iat) {
-                return Err(VerifyError::Revoked);
-            }
+            feed.check(&claims)?;
         }
         Ok(claims)
     }
 
-    /// Fetches the JWKS now, whatever the cache says (after an emergency key revocation).
+    /// Fetches the JWKS now, whatever the cache and the backoff say (after an emergency key
+    /// revocation); waits for a fetch already in flight first, then runs its own.
     pub async fn refresh_keys(&self) -> Result<(), VerifyError> {
-        let mut last = self.0.fetch_lock.lock().await;
-        self.fetch_keys(&mut last).await
+        loop {
+            let mut fetched = self.0.fetched.subscribe();
+            let started = {
+                let mut keys = self.0.lock_keys();
+                fetched.borrow_and_update();
+                let started = keys.force(Instant::now());
+                if started {
+                    self.start_fetch(&mut keys, Reason::Stale);
+                }
+                started
+            };
+            // The next fetch to end is the one in flight: ours when `started`.
+            let _ = fetched.changed().await;
+            if started {
+                return self.0.lock_keys().last_outcome();
+            }
+        }
     }
 
-    /// Polls the revocation feed now (it is also polled in the background).
+    /// Polls the revocation feed now (it is also polled in the background). With
+    /// [`FeedFailurePolicy::Closed`], awaiting this at startup makes the verifier accept tokens
+    /// as soon as it can.
     pub async fn sync_revocations(&self) -> Result<(), VerifyError> {
         self.0.poll_feed().await
     }
 
-    /// How many times the JWKS has been fetched: for metrics and tests.
+    /// How many JWKS fetches were started (successful or not; one at a time): for metrics and
+    /// tests.
     pub fn jwks_fetches(&self) -> u64 {
         self.0.jwks_fetches.load(Ordering::Relaxed)
     }
@@ -262,67 +306,137 @@ impl Verifier {
         self.0.feed_failures.load(Ordering::Relaxed)
     }
 
+    /// When the revocation feed was last read to its end (wall clock); `None` before the first
+    /// successful poll or without a feed. Revocations made since may not be applied yet.
+    pub fn revocations_synced_at(&self) -> Option<SystemTime> {
+        let feed = self.0.feed.as_ref()?;
+        let synced = feed.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        synced.map(|(_, at)| at)
+    }
+
     /// How many of those fetches a token with an unknown `kid` caused (while the cache was
     /// fresh). With tokenmint's rotation this stays 0: keys are published before they sign.
     pub fn unknown_kid_fetches(&self) -> u64 {
         self.0.unknown_kid_fetches.load(Ordering::Relaxed)
     }
 
-    /// The key for `kid`: from a fresh cache; else after a (single-flight) fetch when the cache
-    /// is stale or the kid unknown, unknown kids refetching at most once per interval.
-    async fn key_for(&self, kid: &str) -> Result<PinnedKey, VerifyError> {
-        if let Some(key) = self.cached(kid, true) {
-            return Ok(key);
+    /// The key for `kid` (see the `keys` module for when a fetch starts and who waits for it):
+    /// a cached key at once, fresh or stale; an unknown `kid` after one shared fetch at most.
+    async fn key_for(&self, kid: &str) -> Result<Arc<PinnedKey>, VerifyError> {
+        let mut waited = false;
+        loop {
+            let mut fetched = self.0.fetched.subscribe();
+            {
+                let mut keys = self.0.lock_keys();
+                // Fetches end under this lock: the next change seen is one that ends later.
+                fetched.borrow_and_update();
+                let plan = keys.lookup(kid, Instant::now(), self.0.min_refetch_interval, waited);
+                if let Some(reason) = plan.start {
+                    self.start_fetch(&mut keys, reason);
+                }
+                match plan.lookup {
+                    Lookup::Key(key) => return Ok(key),
+                    Lookup::Fail(err) => return Err(err),
+                    Lookup::Wait => {}
+                }
+            }
+            // The sender lives as long as `self`: this returns when a fetch ends.
+            let _ = fetched.changed().await;
+            waited = true;
         }
-        let mut last = self.0.fetch_lock.lock().await;
-        if let Some(key) = self.cached(kid, true) {
-            return Ok(key); // another request fetched while this one waited
-        }
-        let stale = !self.is_fresh();
-        let rate_limited = last.is_some_and(|at| at.elapsed() < self.0.min_refetch_interval);
-        if !stale && !rate_limited {
+    }
+
+    /// Runs the fetch `keys` just recorded as started, in a task of its own so that no
+    /// request's cancellation can abandon it (whoever waits for it is woken when it ends).
+    fn start_fetch(&self, keys: &mut KeyCache, reason: Reason) {
+        self.0.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+        if reason == Reason::UnknownKid {
             self.0.unknown_kid_fetches.fetch_add(1, Ordering::Relaxed);
         }
-        if (stale || !rate_limited)
-            && let Err(err) = self.fetch_keys(&mut last).await
-        {
-            // Keep serving from stale keys rather than failing every request.
-            return self.cached(kid, false).ok_or(err);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(run_fetch(Arc::clone(&self.0)));
+            }
+            Err(_) => {
+                let err = VerifyError::Config("verifying needs a Tokio runtime".into());
+                self.0.fetch_ended(keys, Err(err));
+            }
         }
-        self.cached(kid, false).ok_or(VerifyError::UnknownKey)
     }
+}
 
-    fn is_fresh(&self) -> bool {
-        let cache = self.0.cache.read().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .fresh_until
-            .is_some_and(|until| Instant::now() < until)
+/// A JWKS fetch in flight; whatever ends it (even a panic or a runtime shutdown) records how.
+struct PendingFetch {
+    inner: Arc<Inner>,
+    result: Option<Result<FetchedKeys, VerifyError>>,
+}
+
+impl Drop for PendingFetch {
+    fn drop(&mut self) {
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(VerifyError::KeysUnavailable(
+                "the JWKS fetch was abandoned".into(),
+            ))
+        });
+        let mut keys = self.inner.lock_keys();
+        self.inner.fetch_ended(&mut keys, result);
     }
+}
 
-    fn cached(&self, kid: &str, fresh_only: bool) -> Option<PinnedKey> {
-        let cache = self.0.cache.read().unwrap_or_else(PoisonError::into_inner);
-        let fresh = cache
-            .fresh_until
-            .is_some_and(|until| Instant::now() < until);
-        (fresh || !fresh_only)
-            .then(|| cache.keys.get(kid).cloned())
-            .flatten()
-    }
+async fn run_fetch(inner: Arc<Inner>) {
+    let mut pending = PendingFetch {
+        inner,
+        result: None,
+    };
+    pending.result = Some(pending.inner.fetch_jwks().await);
+}
 
-    async fn fetch_keys(&self, last: &mut Option<Instant>) -> Result<(), VerifyError> {
-        let inner = &self.0;
-        *last = Some(Instant::now());
-        let url = inner.jwks_url.get_or_try_init(|| inner.discover()).await?;
-        inner.jwks_fetches.fetch_add(1, Ordering::Relaxed);
-        let fetched = fetch(&inner.http, url, &inner.algorithms).await?;
-        let mut cache = inner.cache.write().unwrap_or_else(PoisonError::into_inner);
-        cache.keys = fetched.keys;
-        cache.fresh_until = Some(Instant::now() + fetched.max_age);
-        Ok(())
+impl FeedState {
+    /// Rejects a revoked token, and under a fail-closed policy any token while the feed is not
+    /// synced recently enough.
+    fn check(&self, claims: &Claims) -> Result<(), VerifyError> {
+        let revocations = self
+            .revocations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if revocations.revokes(&claims.sid, &claims.sub, claims.iat) {
+            return Err(VerifyError::Revoked);
+        }
+        let FeedFailurePolicy::Closed { max_staleness } = self.policy else {
+            return Ok(());
+        };
+        let synced = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        match synced.map(|(at, _)| at.elapsed()) {
+            None => Err(VerifyError::RevocationsUnavailable(
+                "no successful poll of the revocation feed yet".into(),
+            )),
+            Some(age) if age > max_staleness => Err(VerifyError::RevocationsUnavailable(format!(
+                "the revocation feed was last synced {} s ago",
+                age.as_secs()
+            ))),
+            Some(_) => Ok(()),
+        }
     }
 }
 
 impl Inner {
+    fn lock_keys(&self) -> MutexGuard<'_, KeyCache> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the end of the fetch in flight and wakes whoever waits for it; called with the
+    /// `keys` lock held, so that a waiter cannot miss the wake-up.
+    fn fetch_ended(&self, keys: &mut KeyCache, result: Result<FetchedKeys, VerifyError>) {
+        keys.finish(result, Instant::now());
+        self.fetched.send_modify(|()| {});
+    }
+
+    /// Discovers the JWKS URL (once) and fetches the JWKS.
+    async fn fetch_jwks(&self) -> Result<FetchedKeys, VerifyError> {
+        let url = self.jwks_url.get_or_try_init(|| self.discover()).await?;
+        fetch(&self.http, url, &self.algorithms).await
+    }
+
     /// `jwks_uri` from the issuer's discovery document, whose `issuer` must match exactly.
     async fn discover(&self) -> Result<String, VerifyError> {
         let url = format!("{}/.well-known/openid-configuration", self.base);
@@ -348,10 +462,13 @@ impl Inner {
         Ok(document.jwks_uri)
     }
 
+    /// Reads the feed from the last cursor, up to 100 pages; the feed counts as synced once a
+    /// page says nothing more follows.
     async fn poll_feed(&self) -> Result<(), VerifyError> {
         let Some(feed) = &self.feed else {
             return Ok(());
         };
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         // Bounded: a huge backlog is read over several polls rather than in one loop.
         for _ in 0..100 {
             let url = feed
@@ -366,13 +483,37 @@ impl Inner {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
             revocations.apply(page);
-            revocations.prune(unix_now());
+            // A token is accepted until `exp` + leeway: entries must outlive that.
+            revocations.prune(unix_now().saturating_sub(leeway));
             if !more {
+                let mut synced = feed.synced.lock().unwrap_or_else(PoisonError::into_inner);
+                *synced = Some((Instant::now(), wall_clock()));
                 break;
             }
         }
         Ok(())
     }
+}
+
+/// The checks of every token, for each accepted algorithm: `iss`, `aud`, `exp` with the leeway,
+/// and the claims every tokenmint access token carries.
+fn validations(
+    algorithms: &[Algorithm],
+    issuer: &str,
+    audiences: &[String],
+    leeway: Duration,
+) -> Vec<(Algorithm, Validation)> {
+    algorithms
+        .iter()
+        .map(|&algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.set_issuer(&[issuer]);
+            validation.set_audience(audiences);
+            validation.leeway = leeway.as_secs();
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            (algorithm, validation)
+        })
+        .collect()
 }
 
 /// Polls the feed until the verifier is dropped.
@@ -392,8 +533,12 @@ async fn follow_feed(inner: Weak<Inner>, interval: Duration) {
 
 // A library has no tokenmint Clock to take time from; tokens are judged by the wall clock.
 #[allow(clippy::disallowed_methods)]
-fn unix_now() -> i64 {
+fn wall_clock() -> SystemTime {
     SystemTime::now()
+}
+
+fn unix_now() -> i64 {
+    wall_clock()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -1,4 +1,12 @@
-//! A fake Appwrite: a real HTTP server on port 0 that follows `shared/appwrite-contract.md`.
+//! A fake Appwrite for tokenmint's integration tests, its load driver (`tokenmint-bench`) and
+//! its demo.
+//!
+//! **This is not Appwrite.** It is a small stand-in that follows `shared/appwrite-contract.md`
+//! (what tokenmint relies on: `GET /v1/account` and `GET /v1/account/sessions/current`), not
+//! Appwrite's code; where Appwrite differs from the contract, the contract wins here. Only
+//! two routes exist, users and sessions live in memory, and nothing is persisted.
+//!
+//! A real HTTP server on `127.0.0.1`, port 0:
 //!
 //! - §1.1 resolution: project from `X-Appwrite-Project` (missing, empty or unknown: 404
 //!   `project_not_found`); the `a_session_<project>` cookie, then `X-Appwrite-Session` (base64
@@ -14,12 +22,16 @@
 //!   `{message, code, type, version}` with `Cache-Control: no-cache, no-store, must-revalidate`.
 //! - `/account/sessions/current` with only a JWT: 404 `user_session_not_found` (§2.2).
 //!
-//! Tests control users, sessions, latency and failures (5xx, garbage bodies, 429, dropped
-//! connections) and can read every request the fake received.
+//! Callers control users, sessions, latency and failures (5xx, garbage bodies, 429, dropped
+//! connections) and can read every request the fake received (kept in memory for the fake's
+//! whole life).
+//!
+//! Being test support, the fake panics (with a message) where a test would fail anyway: when
+//! it cannot listen, or when told to change a user that does not exist.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -43,14 +55,23 @@ const DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3f+00:00";
 /// A user of the fake project.
 #[derive(Debug, Clone)]
 pub struct FakeUser {
+    /// `$id`.
     pub id: String,
+    /// `name`.
     pub name: String,
+    /// `email`.
     pub email: String,
+    /// `emailVerification`.
     pub email_verification: bool,
+    /// `status`: `false` means blocked (403 `user_blocked`).
     pub status: bool,
+    /// `labels`.
     pub labels: Vec<String>,
+    /// Appwrite's `reset` flag: a forced password reset (412).
     pub password_reset: bool,
+    /// `mfa`: sessions with fewer than two factors are refused (JWTs are not).
     pub mfa: bool,
+    /// `$updatedAt`, as Appwrite formats datetimes.
     pub updated_at: String,
 }
 
@@ -79,7 +100,9 @@ pub enum Failure {
 /// A request the fake received: its path and headers.
 #[derive(Debug, Clone)]
 pub struct SeenRequest {
+    /// The path, e.g. `/v1/account`.
     pub path: String,
+    /// Every header, as received.
     pub headers: HeaderMap,
 }
 
@@ -91,6 +114,8 @@ struct FakeState {
     latency: Duration,
     requests: Vec<SeenRequest>,
     dropped_connections: usize,
+    /// While set to `false`, every answer waits until it turns `true` (see `hold_answers`).
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// The running fake.
@@ -102,13 +127,23 @@ pub struct FakeAppwrite {
 }
 
 impl FakeAppwrite {
+    /// Starts the fake on `127.0.0.1`, port 0, serving from a task of the current Tokio
+    /// runtime (which must have the I/O and time drivers enabled).
+    ///
+    /// # Panics
+    /// When it cannot listen on loopback.
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(FakeState::default()));
+        let inner = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|err| panic!("the fake Appwrite cannot listen on 127.0.0.1: {err}"));
+        let address = inner
+            .local_addr()
+            .unwrap_or_else(|err| panic!("the fake Appwrite has no local address: {err}"));
         let listener = DroppingListener {
-            inner: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            inner,
             state: Arc::clone(&state),
         };
-        let address = listener.inner.local_addr().unwrap();
         let router = Router::new()
             .route("/v1/account", get(get_account))
             .route("/v1/account/sessions/current", get(get_current_session))
@@ -121,7 +156,7 @@ impl FakeAppwrite {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
-        f(&mut self.state.lock().unwrap())
+        f(&mut lock(&self.state))
     }
 
     /// Adds a user with an email, a name and the label `beta`.
@@ -141,10 +176,18 @@ impl FakeAppwrite {
         user
     }
 
+    /// Changes a user in place (block it, force a password reset, turn MFA on, …).
+    ///
+    /// # Panics
+    /// When there is no user `id`.
     pub fn update_user(&self, id: &str, change: impl FnOnce(&mut FakeUser)) {
-        self.with(|s| change(s.users.get_mut(id).unwrap()));
+        self.with(|s| match s.users.get_mut(id) {
+            Some(user) => change(user),
+            None => panic!("the fake Appwrite has no user {id}"),
+        });
     }
 
+    /// Deletes a user and every session of theirs.
     pub fn delete_user(&self, id: &str) {
         self.with(|s| {
             s.users.remove(id);
@@ -172,6 +215,7 @@ impl FakeAppwrite {
         (id, value)
     }
 
+    /// Deletes a session (as logging out would).
     pub fn delete_session(&self, session_id: &str) {
         self.with(|s| s.sessions.remove(session_id));
     }
@@ -186,18 +230,44 @@ impl FakeAppwrite {
         sign_jwt(user_id, session_id, now() - 60)
     }
 
+    /// Answers every request with `failure` from now on; `None` answers normally again.
     pub fn fail_with(&self, failure: Option<Failure>) {
         self.with(|s| s.failure = failure);
     }
 
+    /// Delays every answer by `latency` (after recording the request).
     pub fn set_latency(&self, latency: Duration) {
         self.with(|s| s.latency = latency);
     }
 
+    /// Makes every answer wait (after the request was recorded) until the returned sender
+    /// sends `true`: a test can act while Appwrite is "answering".
+    pub fn hold_answers(&self) -> tokio::sync::watch::Sender<bool> {
+        let (release, gate) = tokio::sync::watch::channel(false);
+        self.with(|s| s.gate = Some(gate));
+        release
+    }
+
+    /// Waits until the fake has received at least `count` requests.
+    ///
+    /// # Panics
+    /// When they have not arrived within about two seconds.
+    pub async fn wait_for_requests(&self, count: usize) {
+        for _ in 0..200 {
+            if self.requests().len() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the fake Appwrite never received {count} requests");
+    }
+
+    /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.with(|s| s.requests.clone())
     }
 
+    /// How many connections were closed unanswered under [`Failure::DropConnection`].
     pub fn dropped_connections(&self) -> usize {
         self.with(|s| s.dropped_connections)
     }
@@ -217,20 +287,33 @@ impl FakeAppwrite {
 /// What an app holds after signing in.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
+    /// The Appwrite session's id.
     pub session_id: String,
+    /// The session value (the `a_session_<project>` cookie value).
     pub session_value: String,
+    /// A JWT from `account.createJWT()`, valid 15 minutes.
     pub jwt: String,
 }
 
+/// The current unix time in seconds. The fake stands in for another system with a clock of
+/// its own, so it reads the wall clock itself rather than taking tokenmint's `Clock`.
+#[allow(clippy::disallowed_methods)] // the fake's only wall-clock read
 fn now() -> i64 {
-    tokenmint::clock::unix_now()
+    chrono::Utc::now().timestamp()
+}
+
+/// The state, even if a panicking caller poisoned the lock (the data stays consistent: every
+/// change is a single insert, remove or assignment).
+fn lock(state: &Mutex<FakeState>) -> MutexGuard<'_, FakeState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn sign_jwt(user_id: &str, session_id: &str, exp: i64) -> String {
     let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
     header.typ = Some("JWT".into());
     let claims = json!({ "userId": user_id, "sessionId": session_id, "exp": exp });
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(INSTANCE_SECRET)).unwrap()
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(INSTANCE_SECRET))
+        .unwrap_or_else(|err| panic!("the fake Appwrite cannot sign a JWT: {err}"))
 }
 
 /// Accepts connections, closing them at once while `Failure::DropConnection` is set.
@@ -248,7 +331,7 @@ impl axum::serve::Listener for DroppingListener {
             let Ok((stream, address)) = self.inner.accept().await else {
                 continue;
             };
-            let mut state = self.state.lock().unwrap();
+            let mut state = lock(&self.state);
             if state.failure == Some(Failure::DropConnection) {
                 state.dropped_connections += 1;
                 drop(stream);
@@ -275,8 +358,8 @@ struct ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "message": self.message, "code": self.status, "type": self.kind, "version": VERSION });
-        let mut response =
-            (StatusCode::from_u16(self.status).unwrap(), axum::Json(body)).into_response();
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache, no-store, must-revalidate"),
@@ -312,15 +395,18 @@ async fn prelude(
     path: &str,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
-    let (latency, failure) = {
-        let mut s = state.lock().unwrap();
+    let (latency, failure, gate) = {
+        let mut s = lock(state);
         s.requests.push(SeenRequest {
             path: path.to_owned(),
             headers: headers.clone(),
         });
-        (s.latency, s.failure)
+        (s.latency, s.failure, s.gate.clone())
     };
     tokio::time::sleep(latency).await;
+    if let Some(mut gate) = gate {
+        let _ = gate.wait_for(|open| *open).await;
+    }
     match failure {
         Some(Failure::Status(status)) => {
             Err(error(status, "general_server_error", "Server Error").into_response())
@@ -473,7 +559,7 @@ async fn get_account(State(state): Shared, headers: HeaderMap) -> Response {
     if let Err(response) = prelude(&state, "/v1/account", &headers).await {
         return response;
     }
-    let caller = match resolve(&state.lock().unwrap(), &headers) {
+    let caller = match resolve(&lock(&state), &headers) {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
@@ -490,7 +576,7 @@ async fn get_current_session(State(state): Shared, headers: HeaderMap) -> Respon
     if let Err(response) = prelude(&state, "/v1/account/sessions/current", &headers).await {
         return response;
     }
-    let caller = match resolve(&state.lock().unwrap(), &headers) {
+    let caller = match resolve(&lock(&state), &headers) {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
@@ -510,9 +596,8 @@ async fn get_current_session(State(state): Shared, headers: HeaderMap) -> Respon
 
 fn datetime(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap()
-        .format(DATETIME_FORMAT)
-        .to_string()
+        .map(|time| time.format(DATETIME_FORMAT).to_string())
+        .unwrap_or_default()
 }
 
 fn account_model(user: &FakeUser) -> Value {

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Turns the raw results of bench/run-all.sh into the Markdown tables of BENCHMARKS.md.
+
+Every figure is the median of the runs; every ratio is computed from figures of the same run.
+Usage: bench/summarize.py bench/results/<date>
+"""
+
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def driver_runs(directory, name):
+    path = directory / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def driver_summary(runs):
+    if not runs:
+        return None
+    usage = [r["usage"] for r in runs]
+    return {
+        "runs": len(runs),
+        "rps": median([r["requests_per_second"] for r in runs]),
+        "p50": median([r["latency_us"]["p50"] / 1000 for r in runs]),
+        "p99": median([r["latency_us"]["p99"] / 1000 for r in runs]),
+        "errors": sum(sum(r["errors"].values()) for r in runs),
+        "server_us": median([u["server_cpu_ms_per_request"] * 1000 for u in usage]),
+        "db_us": median(
+            [u["database_cpu_ms_per_request"] * 1000
+             for u in usage if u["database_cpu_ms_per_request"] is not None]),
+        "rss_mib": median([u["server_memory"]["rss_kib"] / 1024 for u in usage]),
+        "ready_ms": median([r["server"]["start_to_ready_ms"] for r in runs]),
+    }
+
+
+def pgbench(directory):
+    figures = {}
+    pattern = re.compile(r"^(\S+)\s+run \d+:\s+(\d+) tps.*database CPU (\d+)")
+    for line in (directory / "pgbench.txt").read_text().splitlines():
+        match = pattern.match(line)
+        if match:
+            script, tps, cpu = match.group(1), int(match.group(2)), int(match.group(3))
+            figures.setdefault(script, {"tps": [], "cpu": []})
+            figures[script]["tps"].append(tps)
+            figures[script]["cpu"].append(cpu)
+    return {k: {"tps": median(v["tps"]), "cpu": median(v["cpu"]), "runs": len(v["tps"])}
+            for k, v in figures.items()}
+
+
+def wrk(directory):
+    path = directory / "wrk.txt"
+    figures = {}
+    current = None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith("/"):
+            current = line.strip()
+        elif line.startswith("Requests/sec:") and current:
+            figures.setdefault(current, []).append(float(line.split()[1]))
+    return {k: median(v) for k, v in figures.items()}
+
+
+def criterion(directory):
+    path = directory / "verify.txt"
+    times = {}
+    name = None
+    units = {"ns": 0.001, "µs": 1.0, "us": 1.0, "ms": 1000.0}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        head = line.split("time:")[0].strip()
+        if head:
+            name = head
+        match = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+)", line)
+        if match and name:
+            times[name] = float(match.group(1)) * units.get(match.group(2), 1.0)
+    return times
+
+
+def fmt(value, digits=0):
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(a, b):
+    return "—" if not a or not b else f"{a / b:.2f}×"
+
+
+def main():
+    directory = Path(sys.argv[1])
+    pg = pgbench(directory)
+    out = []
+    refresh = {n: driver_summary(driver_runs(directory, n)) for n in [
+        "refresh-postgres", "refresh-postgres-baseline", "refresh-postgres-notls",
+        "refresh-postgres-socket", "refresh-sqlite", "refresh-sqlite-baseline",
+        "refresh-sqlite-full", "exchange-0ms", "exchange-20ms"]}
+    out.append("| run | req/s | p50 ms | p99 ms | tokenmint CPU µs/req | PostgreSQL CPU µs/req | errors | runs |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for name, s in refresh.items():
+        if s:
+            out.append(f"| {name} | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | "
+                       f"{fmt(s['server_us'])} | {fmt(s['db_us'])} | {s['errors']} | {s['runs']} |")
+    out.append("")
+    out.append("| pgbench script | tps | PostgreSQL CPU µs/transaction | runs |")
+    out.append("|---|---|---|---|")
+    for name, f in pg.items():
+        out.append(f"| {name} | {fmt(f['tps'])} | {fmt(f['cpu'])} | {f['runs']} |")
+    out.append("")
+    current = refresh.get("refresh-postgres")
+    if current and pg:
+        out.append("Ratios (same run):")
+        out.append(f"- refresh on PostgreSQL ÷ naive 4-round-trip rotation: "
+                   f"{ratio(current['rps'], pg.get('naive', {}).get('tps'))}")
+        out.append(f"- refresh on PostgreSQL ÷ pgbench of tokenmint's own refresh SQL: "
+                   f"{ratio(current['rps'], pg.get('tokenmint', {}).get('tps'))}")
+        out.append(f"- PostgreSQL CPU per refresh ÷ per one-statement rotation: "
+                   f"{ratio(current['db_us'], pg.get('one_statement', {}).get('cpu'))}")
+        base = refresh.get("refresh-postgres-baseline")
+        if base:
+            out.append(f"- refresh on PostgreSQL ÷ baseline build: {ratio(current['rps'], base['rps'])}")
+    sqlite, sqlite_base = refresh.get("refresh-sqlite"), refresh.get("refresh-sqlite-baseline")
+    if sqlite and sqlite_base:
+        out.append(f"- refresh on SQLite ÷ baseline build: {ratio(sqlite['rps'], sqlite_base['rps'])}")
+    jwks = wrk(directory)
+    if jwks:
+        j, h = jwks.get("/.well-known/jwks.json"), jwks.get("/healthz")
+        out.append(f"- JWKS {fmt(j)} req/s ÷ /healthz {fmt(h)} req/s (wrk): {ratio(j, h)}")
+    times = criterion(directory)
+    for alg in ["ES256", "EdDSA", "RS256"]:
+        ours, raw = times.get(f"tokenmint-verify {alg}"), times.get(f"jsonwebtoken::decode {alg}")
+        if ours and raw:
+            out.append(f"- verification {alg}: {ours:.1f} µs against raw decode {raw:.1f} µs "
+                       f"(raw ÷ ours = {raw / ours:.2f})")
+    rss = directory / "rss-64-chains.json"
+    if rss.exists():
+        run = json.loads(rss.read_text())
+        memory = run["usage"]["server_memory"]
+        out.append(f"- RSS after {run['duration_s']:.0f} s at 64 chains: "
+                   f"{memory['rss_kib'] / 1024:.1f} MiB (peak {memory['peak_rss_kib'] / 1024:.1f} MiB)")
+    ready = directory / "ready-ms.txt"
+    if ready.exists():
+        values = [int(v) for v in ready.read_text().split()]
+        later = values[1:] or values
+        out.append(f"- start to ready on an existing SQLite database: median {median(later):.0f} ms "
+                   f"over {len(later)} starts (the first start, which also created the signing key: "
+                   f"{values[0]} ms)")
+    for profile in sorted(directory.glob("profile-*.txt")):
+        out.append("")
+        out.append(f"Profile {profile.stem.removeprefix('profile-')} (share of the server's CPU samples):")
+        out.append("```")
+        out.append(profile.read_text().rstrip())
+        out.append("```")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

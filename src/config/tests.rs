@@ -1,0 +1,289 @@
+//! Configuration tests: defaults, parsing, ranges, files and secrets.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    Config::from_sources(None, env)
+}
+
+fn error_variable(env: &[(&str, &str)]) -> &'static str {
+    match load(env) {
+        Err(ConfigError::Invalid { variable, .. }) => variable,
+        other => panic!("expected an invalid-variable error, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_match_the_design_table() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.database_url.expose(), "sqlite://tokenmint.db");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.issuer, "http://localhost:8080");
+    assert_eq!(
+        config.appwrite_endpoint.as_str(),
+        "https://cloud.appwrite.io/v1"
+    );
+    assert_eq!(config.appwrite_project_id, None);
+    assert_eq!(config.audiences, ["api"]);
+    assert_eq!(config.access_token_ttl, Duration::from_secs(15 * 60));
+    assert_eq!(config.refresh_token_ttl, Duration::from_secs(30 * 86400));
+    assert_eq!(config.refresh_idle_ttl, Duration::from_secs(7 * 86400));
+    assert_eq!(config.refresh_grace, Duration::from_secs(10));
+    assert_eq!(config.signing_alg, SigningAlgorithm::Es256);
+    assert_eq!(config.key_rotation, Duration::from_secs(30 * 86400));
+    assert_eq!(config.jwks_max_age, Duration::from_secs(300));
+    assert!(config.kek.is_none());
+    assert!(config.appwrite_webhook_key.is_none());
+    assert_eq!(
+        config.appwrite_webhook_url,
+        "http://localhost:8080/webhooks/appwrite"
+    );
+    assert_eq!(config.claims, ["email", "email_verified", "name", "labels"]);
+    assert_eq!(config.appwrite_timeout, Duration::from_secs(5));
+    assert_eq!(config.appwrite_connect_timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn environment_values_are_parsed() {
+    let config = load(&[
+        ("TOKENMINT_AUDIENCES", "orders, billing"),
+        ("TOKENMINT_ACCESS_TOKEN_TTL", "90s"),
+        ("TOKENMINT_SIGNING_ALG", "EdDSA"),
+        ("TOKENMINT_ISSUER", "https://auth.example.com/"),
+        ("TOKENMINT_CLAIMS", "labels,email"),
+        ("APPWRITE_PROJECT_ID", "proj123"),
+    ])
+    .unwrap();
+    assert_eq!(config.audiences, ["orders", "billing"]);
+    assert_eq!(config.access_token_ttl, Duration::from_secs(90));
+    assert_eq!(config.signing_alg, SigningAlgorithm::EdDsa);
+    assert_eq!(config.issuer, "https://auth.example.com/");
+    assert_eq!(
+        config.issuer_url("/oauth/token"),
+        "https://auth.example.com/oauth/token"
+    );
+    assert_eq!(
+        config.appwrite_webhook_url,
+        "https://auth.example.com/webhooks/appwrite"
+    );
+    assert_eq!(config.claims, ["labels", "email"]);
+    assert_eq!(config.appwrite_project_id.as_deref(), Some("proj123"));
+}
+
+#[test]
+fn invalid_values_name_their_variable() {
+    let cases: &[(&str, &str)] = &[
+        ("DATABASE_URL", "mysql://localhost/db"),
+        ("TOKENMINT_LISTEN", "localhost"),
+        ("TOKENMINT_ISSUER", "auth.example.com"),
+        ("TOKENMINT_ISSUER", "https://auth.example.com/?x=1"),
+        ("APPWRITE_ENDPOINT", "ftp://appwrite"),
+        ("TOKENMINT_AUDIENCES", "api,,web"),
+        ("TOKENMINT_ACCESS_TOKEN_TTL", "fifteen minutes"),
+        ("TOKENMINT_REFRESH_TOKEN_TTL", "0s"),
+        ("TOKENMINT_REFRESH_IDLE_TTL", "7"),
+        ("TOKENMINT_REFRESH_GRACE", "-1s"),
+        ("TOKENMINT_SIGNING_ALG", "HS256"),
+        ("TOKENMINT_KEY_ROTATION", "soon"),
+        ("TOKENMINT_JWKS_MAX_AGE", "5 parsecs"),
+        ("TOKENMINT_CLAIMS", "email,password"),
+        ("TOKENMINT_LOG_FORMAT", "xml"),
+        ("TOKENMINT_DB_MAX_CONNECTIONS", "0"),
+        ("TOKENMINT_APPWRITE_WEBHOOK_URL", "not a url"),
+        ("TOKENMINT_APPWRITE_TIMEOUT", "0s"),
+        ("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "2 fortnights"),
+        ("TOKENMINT_ADMIN_KEY_CACHE_TTL", "1h"),
+        ("TOKENMINT_APPWRITE_WEBHOOK_USERNAME", "appwrite"),
+        ("TOKENMINT_SQLITE_SYNCHRONOUS", "off"),
+        ("TOKENMINT_CORS_ORIGINS", "*"),
+    ];
+    for (variable, value) in cases {
+        assert_eq!(
+            error_variable(&[(variable, value)]),
+            *variable,
+            "{variable}={value}"
+        );
+        let message = load(&[(variable, value)]).unwrap_err().to_string();
+        assert!(message.starts_with(variable), "{message}");
+    }
+}
+
+#[test]
+fn rotation_must_outlast_two_jwks_lifetimes() {
+    let env = [
+        ("TOKENMINT_KEY_ROTATION", "10m"),
+        ("TOKENMINT_JWKS_MAX_AGE", "5m"),
+    ];
+    assert_eq!(error_variable(&env), "TOKENMINT_KEY_ROTATION");
+    let env = [
+        ("TOKENMINT_KEY_ROTATION", "11m"),
+        ("TOKENMINT_JWKS_MAX_AGE", "5m"),
+    ];
+    assert!(load(&env).is_ok());
+}
+
+#[test]
+fn grace_may_be_zero_but_lifetimes_may_not() {
+    assert_eq!(
+        load(&[("TOKENMINT_REFRESH_GRACE", "0s")])
+            .unwrap()
+            .refresh_grace,
+        Duration::ZERO
+    );
+    assert_eq!(
+        error_variable(&[("TOKENMINT_ACCESS_TOKEN_TTL", "0s")]),
+        "TOKENMINT_ACCESS_TOKEN_TTL"
+    );
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let config = load(&[("TOKENMINT_KEK", ""), ("TOKENMINT_AUDIENCES", "")]).unwrap();
+    assert!(config.kek.is_none());
+    assert_eq!(config.audiences, ["api"]);
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let config = load(&[
+        ("TOKENMINT_KEK", "c2VjcmV0LWtlay12YWx1ZQ=="),
+        ("TOKENMINT_APPWRITE_WEBHOOK_KEY", "webhook-secret-value"),
+        (
+            "DATABASE_URL",
+            "postgres://app:db-password@db.internal/tokenmint",
+        ),
+    ])
+    .unwrap();
+    let debug = format!("{config:?}");
+    for secret in [
+        "c2VjcmV0LWtlay12YWx1ZQ==",
+        "webhook-secret-value",
+        "db-password",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+    }
+    assert!(debug.contains("db.internal"));
+    assert_eq!(
+        config.kek.unwrap().expose_secret(),
+        "c2VjcmV0LWtlay12YWx1ZQ=="
+    );
+}
+
+#[test]
+fn secrets_can_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kek");
+    std::fs::write(&path, "a2V5LWZyb20tZmlsZQ==\n").unwrap();
+    let config = load(&[("TOKENMINT_KEK_FILE", path.to_str().unwrap())]).unwrap();
+    assert_eq!(config.kek.unwrap().expose_secret(), "a2V5LWZyb20tZmlsZQ==");
+    let both = [
+        ("TOKENMINT_KEK_FILE", path.to_str().unwrap()),
+        ("TOKENMINT_KEK", "x"),
+    ];
+    assert_eq!(error_variable(&both), "TOKENMINT_KEK");
+    let missing = [("TOKENMINT_KEK_FILE", "/nonexistent/kek")];
+    assert_eq!(error_variable(&missing), "TOKENMINT_KEK_FILE");
+}
+
+#[test]
+fn the_file_sits_between_defaults_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenmint.toml");
+    std::fs::write(
+        &path,
+        "tokenmint_audiences = [\"a\", \"b\"]\ntokenmint_access_token_ttl = \"5m\"\n\
+         tokenmint_db_max_connections = 3\n",
+    )
+    .unwrap();
+    let env = [("TOKENMINT_ACCESS_TOKEN_TTL".to_owned(), "1m".to_owned())];
+    let config = Config::from_sources(Some(&path), env).unwrap();
+    assert_eq!(config.audiences, ["a", "b"]);
+    assert_eq!(config.access_token_ttl, Duration::from_secs(60));
+    assert_eq!(config.db_max_connections, 3);
+}
+
+#[test]
+fn unknown_or_upper_case_file_keys_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenmint.toml");
+    for content in [
+        "tokenmint_isuer = \"x\"\n",
+        "TOKENMINT_ISSUER = \"http://a\"\n",
+    ] {
+        std::fs::write(&path, content).unwrap();
+        let err = Config::from_sources(Some(&path), []).unwrap_err();
+        assert!(matches!(err, ConfigError::File { .. }), "{err}");
+    }
+    let missing = dir.path().join("missing.toml");
+    assert!(Config::from_sources(Some(&missing), []).is_err());
+}
+
+#[test]
+fn every_duration_and_number_is_range_checked() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("TOKENMINT_ACCESS_TOKEN_TTL", "10s", "9s"),
+        ("TOKENMINT_ACCESS_TOKEN_TTL", "24h", "1000years"),
+        ("TOKENMINT_REFRESH_TOKEN_TTL", "400d", "300000years"),
+        ("TOKENMINT_REFRESH_TOKEN_TTL", "1m", "59s"),
+        ("TOKENMINT_REFRESH_IDLE_TTL", "400d", "401d"),
+        ("TOKENMINT_REFRESH_GRACE", "0s", "100years"),
+        ("TOKENMINT_REFRESH_GRACE", "5m", "301s"),
+        ("TOKENMINT_KEY_ROTATION", "3650d", "3651d"),
+        ("TOKENMINT_JWKS_MAX_AGE", "24h", "0s"),
+        ("TOKENMINT_APPWRITE_TIMEOUT", "60s", "3days"),
+        ("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "100ms", "99ms"),
+        ("TOKENMINT_ADMIN_KEY_CACHE_TTL", "0s", "6m"),
+        ("TOKENMINT_DB_MAX_CONNECTIONS", "1000", "1001"),
+    ];
+    for (variable, inside, outside) in cases {
+        assert!(
+            load(&[(variable, inside)]).is_ok(),
+            "{variable}={inside} is in range"
+        );
+        let message = load(&[(variable, outside)]).unwrap_err().to_string();
+        assert!(
+            message.starts_with(variable),
+            "{variable}={outside}: {message}"
+        );
+    }
+}
+
+#[test]
+fn cors_origins_are_exact_origins() {
+    let config = load(&[(
+        "TOKENMINT_CORS_ORIGINS",
+        "https://app.example.com, http://localhost:3000",
+    )])
+    .unwrap();
+    assert_eq!(
+        config.cors_origins,
+        ["https://app.example.com", "http://localhost:3000"]
+    );
+    assert!(load(&[]).unwrap().cors_origins.is_empty());
+    for bad in [
+        "*",
+        "https://app.example.com/",
+        "https://app.example.com/path",
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://user@app.example.com",
+    ] {
+        assert_eq!(
+            error_variable(&[("TOKENMINT_CORS_ORIGINS", bad)]),
+            "TOKENMINT_CORS_ORIGINS",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_commits_are_crash_safe_by_default_and_power_safe_on_request() {
+    assert_eq!(load(&[]).unwrap().sqlite_synchronous, SqliteSync::Normal);
+    let full = load(&[("TOKENMINT_SQLITE_SYNCHRONOUS", "full")]).unwrap();
+    assert_eq!(full.sqlite_synchronous, SqliteSync::Full);
+}
