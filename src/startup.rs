@@ -30,6 +30,7 @@ pub struct App {
     database: Database,
     state: AppState,
     key_manager: KeyManager,
+    key_changes: Option<crate::store::KeyChangeListener>,
 }
 
 impl App {
@@ -61,6 +62,12 @@ impl App {
         {
             tracing::info!(kid = %created.kid, alg = %created.algorithm, "created the first signing key");
         }
+        // Listening starts before the first load, so no change announced after it is missed;
+        // and a built app already listens (a replica started just before a rotation hears it).
+        let key_changes = database.key_change_listener().await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cannot listen for key changes; relying on the periodic reload");
+            None
+        });
         let keys = KeyRing::new(
             key_manager
                 .load()
@@ -104,6 +111,7 @@ impl App {
             database,
             state,
             key_manager,
+            key_changes,
         })
     }
 
@@ -122,11 +130,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let listener = self.database.key_change_listener().await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "cannot listen for key changes; relying on the periodic reload");
-            None
-        });
-        let listen = listener.map(|l| {
+        let listen = self.key_changes.map(|l| {
             tokio::spawn(follow_key_changes(
                 l,
                 self.key_manager.clone(),
