@@ -45,15 +45,17 @@ def driver_summary(runs):
 
 def pgbench(directory):
     figures = {}
-    pattern = re.compile(r"^(\S+)\s+run \d+:\s+(\d+) tps.*database CPU (\d+)")
+    pattern = re.compile(r"^(\S+)\s+run \d+:\s+(\d+) tps.*database CPU (\d+)\D*(?:WAL (\d+))?")
     for line in (directory / "pgbench.txt").read_text().splitlines():
         match = pattern.match(line)
         if match:
             script, tps, cpu = match.group(1), int(match.group(2)), int(match.group(3))
-            figures.setdefault(script, {"tps": [], "cpu": []})
+            figures.setdefault(script, {"tps": [], "cpu": [], "wal": []})
             figures[script]["tps"].append(tps)
             figures[script]["cpu"].append(cpu)
-    return {k: {"tps": median(v["tps"]), "cpu": median(v["cpu"]), "runs": len(v["tps"])}
+            figures[script]["wal"].append(int(match.group(4)) if match.group(4) else None)
+    return {k: {"tps": median(v["tps"]), "cpu": median(v["cpu"]), "wal": median(v["wal"]),
+                "runs": len(v["tps"])}
             for k, v in figures.items()}
 
 
@@ -107,10 +109,10 @@ def main():
             out.append(f"| {name} | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | "
                        f"{fmt(s['server_us'])} | {fmt(s['db_us'])} | {s['errors']} | {s['runs']} |")
     out.append("")
-    out.append("| pgbench script | tps | PostgreSQL CPU µs/transaction | runs |")
-    out.append("|---|---|---|---|")
+    out.append("| pgbench script | tps | PostgreSQL CPU µs/transaction | WAL B/transaction | runs |")
+    out.append("|---|---|---|---|---|")
     for name, f in pg.items():
-        out.append(f"| {name} | {fmt(f['tps'])} | {fmt(f['cpu'])} | {f['runs']} |")
+        out.append(f"| {name} | {fmt(f['tps'])} | {fmt(f['cpu'])} | {fmt(f['wal'])} | {f['runs']} |")
     out.append("")
     current = refresh.get("refresh-postgres")
     if current and pg:

@@ -62,6 +62,7 @@ for script in $scripts; do
             delete from naive.refresh_tokens where created_at > $now;
             update naive.refresh_tokens set used_at = null, successor_sealed = null where used_at is not null;
             checkpoint;" >/dev/null
+        lsn_before=$(psql -qAt -d postgres -c "select pg_current_wal_lsn()")
         before=$(postgres_ticks)
         output=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$duration" -D n=0 -D now="$now" \
             -f "$script.sql" "$db" 2>&1)
@@ -71,6 +72,10 @@ for script in $scripts; do
         tps=$(echo "$output" | awk '/^tps = / {printf "%.0f", $3}')
         latency=$(echo "$output" | awk '/^latency average/ {print $4}')
         cpu_us=$(( (after - before) * 1000000 / ticks_per_second / (transactions > 0 ? transactions : 1) ))
+        # WAL written per transaction, full-page images included (each run starts after a
+        # checkpoint, so a page's first change in a run logs the whole page).
+        wal_bytes=$(psql -qAt -d postgres -c "
+            select pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn_before')::bigint / greatest($transactions, 1)")
         # Every transaction must have rotated a token: count what the database holds.
         case "$script" in
             tokenmint*) rotated=$(psql -qAt -d "$db" -c "
@@ -83,7 +88,7 @@ for script in $scripts; do
             echo "$script run $run: $transactions transactions but $rotated rotations in the database" >&2
             exit 1
         fi
-        printf '%-14s run %d: %6s tps, latency %s ms, %s failed, database CPU %s µs/transaction\n' \
-            "$script" "$run" "$tps" "$latency" "${failed:-0}" "$cpu_us"
+        printf '%-14s run %d: %6s tps, latency %s ms, %s failed, database CPU %s µs/transaction, WAL %s B/transaction\n' \
+            "$script" "$run" "$tps" "$latency" "${failed:-0}" "$cpu_us" "$wal_bytes"
     done
 done
