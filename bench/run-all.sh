@@ -72,6 +72,31 @@ for _ in $(seq 1 "$runs"); do
         --server-env TOKENMINT_SQLITE_SYNCHRONOUS=full
 done
 
+log "split cores: PostgreSQL pinned to CPU 0; pgbench, or the driver and tokenmint, on CPU 1"
+# Above, everything shares both cores, so tokenmint's own CPU competes with the database's:
+# a ceiling no deployment has. Here the database gets one core of its own, as it would on its
+# own host, and each client side gets the other: tokenmint ÷ pgbench then says how close the
+# service brings the database to what it can do. Affinity is restored on exit.
+pin_postgres() {
+    local pid
+    for pid in $(pgrep -x postgres); do taskset -a -p -c "$1" "$pid" > /dev/null 2>&1 || true; done
+}
+trap 'pin_postgres 0-$(( $(nproc) - 1 ))' EXIT
+pin_postgres 0
+taskset -c 1 bench/pgbench/run.sh --rows "$rows" --clients 32 --duration "$pgbench_duration" \
+    --runs "$runs" --scripts "naive tokenmint" | tee "$results/pgbench-split.txt"
+for _ in $(seq 1 "$runs"); do
+    taskset -c 1 "$driver" --json --duration "${duration}s" --workload refresh --concurrency 32 \
+        --database postgres >> "$results/refresh-postgres-split.jsonl"
+done
+pin_postgres 0-$(( $(nproc) - 1 ))
+trap - EXIT
+
+log "database ceiling over the Unix socket, for the socket row above"
+PGHOST=/var/run/postgresql bench/pgbench/run.sh --rows "$rows" --clients 32 \
+    --duration "$pgbench_duration" --runs "$runs" --scripts "naive tokenmint" \
+    | tee "$results/pgbench-socket.txt"
+
 log "exchange, 32 workers, PostgreSQL, fake Appwrite answering in 0 ms and 20 ms"
 for _ in $(seq 1 "$runs"); do
     for latency in 0ms 20ms; do

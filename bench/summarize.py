@@ -38,15 +38,18 @@ def driver_summary(runs):
         "db_us": median(
             [u["database_cpu_ms_per_request"] * 1000
              for u in usage if u["database_cpu_ms_per_request"] is not None]),
+        "driver_us": median([u["driver_cpu_ms_per_request"] * 1000 for u in usage]),
         "rss_mib": median([u["server_memory"]["rss_kib"] / 1024 for u in usage]),
         "ready_ms": median([r["server"]["start_to_ready_ms"] for r in runs]),
     }
 
 
-def pgbench(directory):
+def pgbench(directory, name="pgbench.txt"):
     figures = {}
-    pattern = re.compile(r"^(\S+)\s+run \d+:\s+(\d+) tps.*database CPU (\d+)\D*(?:WAL (\d+))?")
-    for line in (directory / "pgbench.txt").read_text().splitlines():
+    if not (directory / name).exists():
+        return figures
+    pattern = re.compile(r"^(\S+)\s+run \d+:\s+(\d+) tps.*database CPU (\d+)(?:.*WAL (\d+))?")
+    for line in (directory / name).read_text().splitlines():
         match = pattern.match(line)
         if match:
             script, tps, cpu = match.group(1), int(match.group(2)), int(match.group(3))
@@ -101,13 +104,15 @@ def main():
     refresh = {n: driver_summary(driver_runs(directory, n)) for n in [
         "refresh-postgres", "refresh-postgres-baseline", "refresh-postgres-notls",
         "refresh-postgres-socket", "refresh-sqlite", "refresh-sqlite-baseline",
-        "refresh-sqlite-full", "exchange-0ms", "exchange-20ms"]}
-    out.append("| run | req/s | p50 ms | p99 ms | tokenmint CPU µs/req | PostgreSQL CPU µs/req | errors | runs |")
-    out.append("|---|---|---|---|---|---|---|---|")
+        "refresh-sqlite-full", "refresh-postgres-split", "exchange-0ms", "exchange-20ms"]}
+    out.append("| run | req/s | p50 ms | p99 ms | tokenmint CPU µs/req | PostgreSQL CPU µs/req "
+               "| driver CPU µs/req | errors | runs |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for name, s in refresh.items():
         if s:
             out.append(f"| {name} | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | "
-                       f"{fmt(s['server_us'])} | {fmt(s['db_us'])} | {s['errors']} | {s['runs']} |")
+                       f"{fmt(s['server_us'])} | {fmt(s['db_us'])} | {fmt(s['driver_us'])} | {s['errors']} "
+                       f"| {s['runs']} |")
     out.append("")
     out.append("| pgbench script | tps | PostgreSQL CPU µs/transaction | WAL B/transaction | runs |")
     out.append("|---|---|---|---|---|")
@@ -126,6 +131,20 @@ def main():
         base = refresh.get("refresh-postgres-baseline")
         if base:
             out.append(f"- refresh on PostgreSQL ÷ baseline build: {ratio(current['rps'], base['rps'])}")
+    socket, pg_socket = refresh.get("refresh-postgres-socket"), pgbench(directory, "pgbench-socket.txt")
+    if socket and pg_socket:
+        out.append("- over the Unix socket (refresh and pgbench alike):")
+        for script in ["naive", "tokenmint"]:
+            tps = pg_socket.get(script, {}).get("tps")
+            out.append(f"  - refresh {fmt(socket['rps'])}/s ÷ pgbench {script} {fmt(tps)} tps: "
+                       f"{ratio(socket['rps'], tps)}")
+    split, pg_split = refresh.get("refresh-postgres-split"), pgbench(directory, "pgbench-split.txt")
+    if split and pg_split:
+        out.append("- split cores (PostgreSQL on CPU 0, the client side on CPU 1):")
+        for script in ["naive", "tokenmint"]:
+            tps = pg_split.get(script, {}).get("tps")
+            out.append(f"  - refresh {fmt(split['rps'])}/s ÷ pgbench {script} {fmt(tps)} tps: "
+                       f"{ratio(split['rps'], tps)}")
     sqlite, sqlite_base = refresh.get("refresh-sqlite"), refresh.get("refresh-sqlite-baseline")
     if sqlite and sqlite_base:
         out.append(f"- refresh on SQLite ÷ baseline build: {ratio(sqlite['rps'], sqlite_base['rps'])}")

@@ -66,6 +66,9 @@ for script in $scripts; do
         before=$(postgres_ticks)
         output=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$duration" -D n=0 -D now="$now" \
             -f "$script.sql" "$db" 2>&1)
+        # A backend's CPU time reaches the postmaster's cutime only once it has been reaped:
+        # give the postmaster a moment after pgbench's connections close.
+        sleep 1
         after=$(postgres_ticks)
         transactions=$(echo "$output" | awk '/number of transactions actually processed/ {print $6}' | cut -d/ -f1)
         failed=$(echo "$output" | awk '/number of failed transactions/ {print $5}')

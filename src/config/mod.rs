@@ -108,7 +108,7 @@ pub enum ConfigError {
 pub enum SqliteSync {
     /// `PRAGMA synchronous = NORMAL` in WAL mode: a commit survives a crash of tokenmint, but an
     /// operating-system crash or power loss may roll back the last commits (since the last
-    /// checkpoint). The default: about 3.5× the refresh rate of `Full` on the development
+    /// checkpoint). The default: nearly 4× the refresh rate of `Full` on the development
     /// machine (BENCHMARKS.md).
     Normal,
     /// `PRAGMA synchronous = FULL`: every commit waits for the disk.
