@@ -11,8 +11,8 @@
 //! ones too, since whatever broke it (a database restart, a failover) has most likely broken
 //! them as well; an operation dropped half-way (a client that went away) closes its own. A
 //! statement that failed on its data (a constraint, a serialization failure) leaves the
-//! connection in service. So after a restart one request answers 503 (and changes nothing; its
-//! client retries), and the next ones get fresh connections.
+//! connection in service. So after a restart at most one request answers 503 (it changes
+//! nothing; its client retries), and the next ones get fresh connections.
 
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;

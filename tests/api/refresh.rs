@@ -243,9 +243,9 @@ on_both_backends!(
 );
 
 /// Connections the database closed behind tokenmint's back (a restart, a failover, an
-/// operator's `pg_terminate_backend`) are noticed by the request that picks one up — a 503
-/// `temporarily_unavailable` that changed nothing — and all of them are replaced: the client's
-/// retry with the same token succeeds. Never a 500.
+/// operator's `pg_terminate_backend`) are noticed by the first operation that picks one up — for
+/// a request, a 503 `temporarily_unavailable` that changed nothing — and all of them are
+/// replaced: the client's retry with the same token succeeds. Never a 500.
 #[tokio::test]
 async fn connections_killed_under_the_pool_are_replaced() {
     let harness = Harness::start(Backend::Postgres).await;
@@ -270,7 +270,10 @@ async fn connections_killed_under_the_pool_are_replaced() {
         assert!(!killed.is_empty());
     }
 
+    // The first user of a dead connection — this refresh, or a background task such as the
+    // key reload that got there first — closes them all; every later request gets a new one.
     let mut unavailable = 0;
+    let mut refreshed = false;
     for _ in 0..30 {
         let response = harness.app.refresh(&current).await;
         if response.status() == 503 {
@@ -280,11 +283,13 @@ async fn connections_killed_under_the_pool_are_replaced() {
             continue;
         }
         current = tokens(response).await.refresh_token;
+        refreshed = true;
         break;
     }
-    assert_eq!(
-        unavailable, 1,
-        "one request finds the dead connections (and closes them all); the next gets a new one"
+    assert!(refreshed, "the client's retry never succeeded");
+    assert!(
+        unavailable <= 1,
+        "{unavailable} requests found dead connections: the first should have closed them all"
     );
     // The chain goes on, so the retries really changed nothing.
     tokens(harness.app.refresh(&current).await).await;
