@@ -8,7 +8,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev make \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Everything the workspace manifest names: members (crates/) and declared targets (benches/).
+# .ci/docker-context-check builds from exactly these copies, so a missing one fails CI.
 COPY Cargo.toml Cargo.lock ./
+COPY benches benches
 COPY crates crates
 COPY migrations migrations
 COPY src src
