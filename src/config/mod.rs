@@ -49,6 +49,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "tokenmint.toml";
 /// Every variable tokenmint reads, as written in the environment.
 pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
+    "DATABASE_URL_FILE",
     "TOKENMINT_LISTEN",
     "TOKENMINT_ISSUER",
     "APPWRITE_ENDPOINT",
@@ -161,6 +162,21 @@ impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({self})")
     }
+}
+
+/// `DATABASE_URL`, or the contents of the file named by `DATABASE_URL_FILE` (the URL carries the
+/// PostgreSQL password, so it has a Docker-secret form like every secret). An invalid value is
+/// reported without being echoed, for the same reason.
+fn database_url(raw: &mut Settings) -> Result<DatabaseUrl, ConfigError> {
+    use secrecy::ExposeSecret;
+    let url = raw.secret("DATABASE_URL")?;
+    let text = url
+        .as_ref()
+        .map_or("sqlite://tokenmint.db", |url| url.expose_secret());
+    parse_database_url(text).map_err(|problem| ConfigError::Invalid {
+        variable: "DATABASE_URL",
+        problem: format!("the value (not shown: it may carry a password) is not valid: {problem}"),
+    })
 }
 
 /// The validated configuration of one tokenmint process.
@@ -297,7 +313,7 @@ impl Config {
         let issuer = raw.parse("TOKENMINT_ISSUER", "http://localhost:8080", parse_issuer)?;
         let webhook_default = format!("{}/webhooks/appwrite", issuer.trim_end_matches('/'));
         Ok(Self {
-            database_url: raw.parse("DATABASE_URL", "sqlite://tokenmint.db", parse_database_url)?,
+            database_url: database_url(&mut raw)?,
             listen: raw.parse("TOKENMINT_LISTEN", "127.0.0.1:8080", |v| {
                 SocketAddr::from_str(v)
                     .map_err(|_| "expected an address like 127.0.0.1:8080".into())

@@ -113,6 +113,7 @@ impl Settings {
 
 fn file_variable_of(variable: &'static str) -> &'static str {
     match variable {
+        "DATABASE_URL" => "DATABASE_URL_FILE",
         "TOKENMINT_KEK" => "TOKENMINT_KEK_FILE",
         "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD" => "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD_FILE",
         _ => "TOKENMINT_APPWRITE_WEBHOOK_KEY_FILE",

@@ -191,6 +191,37 @@ fn secrets_can_come_from_files() {
 }
 
 #[test]
+fn the_database_url_can_come_from_a_file_and_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("database-url");
+    std::fs::write(&path, "postgres://tokenmint:s3cret-pw@db:5432/tokenmint\n").unwrap();
+    let config = load(&[("DATABASE_URL_FILE", path.to_str().unwrap())]).unwrap();
+    assert_eq!(
+        config.database_url.expose(),
+        "postgres://tokenmint:s3cret-pw@db:5432/tokenmint"
+    );
+    assert!(!format!("{config:?}").contains("s3cret-pw"));
+    let both = [
+        ("DATABASE_URL_FILE", path.to_str().unwrap()),
+        ("DATABASE_URL", "sqlite://x.db"),
+    ];
+    assert_eq!(error_variable(&both), "DATABASE_URL");
+    let missing = [("DATABASE_URL_FILE", "/nonexistent/url")];
+    assert_eq!(error_variable(&missing), "DATABASE_URL_FILE");
+
+    std::fs::write(&path, "mysql://tokenmint:s3cret-pw@db/tokenmint").unwrap();
+    match load(&[("DATABASE_URL_FILE", path.to_str().unwrap())]) {
+        Err(error @ ConfigError::Invalid { variable, .. }) => {
+            assert_eq!(variable, "DATABASE_URL");
+            assert!(!error.to_string().contains("s3cret-pw"), "{error}");
+        }
+        other => panic!("expected an invalid DATABASE_URL, got {other:?}"),
+    }
+    let invalid = load(&[("DATABASE_URL", "mysql://u:s3cret-pw@db/x")]).unwrap_err();
+    assert!(!invalid.to_string().contains("s3cret-pw"), "{invalid}");
+}
+
+#[test]
 fn the_file_sits_between_defaults_and_environment() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tokenmint.toml");
