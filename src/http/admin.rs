@@ -12,6 +12,11 @@ use super::AppState;
 use super::auth::AdminKey;
 use super::error::Problem;
 use super::extract::{PathParams, QueryParams, request_context};
+use super::openapi::errors::{
+    ProblemBadRequest, ProblemForbidden, ProblemNotFound, ProblemTooManyRequests,
+    ProblemUnauthorized, ProblemUnavailable,
+};
+use super::openapi::schemas::{AuditPage, KeyList, SessionPage, UserRevocation};
 use super::views::{AuditView, KeyView, SessionView};
 use crate::domain::audit::AuditQuery;
 use crate::domain::keys::NextKey;
@@ -60,6 +65,28 @@ fn user_id(text: &str) -> Result<&str, Problem> {
 }
 
 /// `GET /admin/v1/users/{user_id}/sessions[?include=revoked][&limit=N][&cursor=C]`.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users/{user_id}/sessions",
+    tag = "admin",
+    summary = "List a user's sessions",
+    description = "Active sessions, newest first; with `include=revoked`, revoked ones too.",
+    params(
+        ("user_id" = String, Path, description = "The Appwrite user id"),
+        ("include" = Option<String>, Query, description = "`revoked` to include revoked sessions"),
+        (
+            "limit" = Option<u32>, Query, minimum = 1, maximum = 200,
+            description = "Page size (default 50)"
+        ),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionPage),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn list_user_sessions(
     State(state): State<AppState>,
     AdminKey(_): AdminKey,
@@ -93,6 +120,21 @@ pub async fn list_user_sessions(
 }
 
 /// `DELETE /admin/v1/users/{user_id}/sessions`: revokes all and sets the user's not-before.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/users/{user_id}/sessions",
+    tag = "admin",
+    summary = "Revoke all of a user's sessions",
+    description = "Also sets the user's not-before to now, so verifiers following the \
+        revocation feed reject the user's earlier access tokens. Idempotent.",
+    params(("user_id" = String, Path, description = "The Appwrite user id")),
+    responses(
+        (status = 200, description = "Revoked", body = UserRevocation),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn revoke_user_sessions(
     State(state): State<AppState>,
     AdminKey(caller): AdminKey,
@@ -113,6 +155,19 @@ pub async fn revoke_user_sessions(
 }
 
 /// `GET /admin/v1/sessions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/sessions/{id}",
+    tag = "admin",
+    summary = "Get one session",
+    params(("id" = String, Path, format = "uuid", description = "The session id")),
+    responses(
+        (status = 200, description = "The session", body = SessionView),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemNotFound, ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn get_session(
     State(state): State<AppState>,
     AdminKey(_): AdminKey,
@@ -125,6 +180,20 @@ pub async fn get_session(
 }
 
 /// `DELETE /admin/v1/sessions/{id}`: idempotent; answers the (revoked) session.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/sessions/{id}",
+    tag = "admin",
+    summary = "Revoke one session",
+    description = "Idempotent: revoking a revoked session changes nothing. Answers the session.",
+    params(("id" = String, Path, format = "uuid", description = "The session id")),
+    responses(
+        (status = 200, description = "The revoked session", body = SessionView),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemNotFound, ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn revoke_session(
     State(state): State<AppState>,
     AdminKey(caller): AdminKey,
@@ -143,6 +212,18 @@ pub async fn revoke_session(
 }
 
 /// `GET /admin/v1/keys`: signing keys and their states.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/keys",
+    tag = "admin",
+    summary = "List the signing keys and their states",
+    responses(
+        (status = 200, description = "The keys", body = KeyList),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn list_keys(
     State(state): State<AppState>,
     AdminKey(_): AdminKey,
@@ -157,6 +238,21 @@ pub async fn list_keys(
 }
 
 /// `POST /admin/v1/keys/rotate`: creates the `next` key (201), or answers the existing one (200).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/keys/rotate",
+    tag = "admin",
+    summary = "Rotate: create the next signing key",
+    description = "The new key is published at once and signs from `activates_at` (two JWKS \
+        cache lifetimes later), so verifiers know it before it signs anything.",
+    responses(
+        (status = 201, description = "The next key, created", body = KeyView),
+        (status = 200, description = "A next key already exists; here it is", body = KeyView),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn rotate_keys(
     State(state): State<AppState>,
     AdminKey(caller): AdminKey,
@@ -176,6 +272,30 @@ pub async fn rotate_keys(
 }
 
 /// `GET /admin/v1/audit?user_id=&session_id=&limit=&before=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit",
+    tag = "admin",
+    summary = "List audit events, newest first",
+    params(
+        ("user_id" = Option<String>, Query, description = "Only this user's events"),
+        (
+            "session_id" = Option<String>, Query, format = "uuid",
+            description = "Only this session's events"
+        ),
+        (
+            "limit" = Option<u32>, Query, minimum = 1, maximum = 200,
+            description = "Page size (default 50)"
+        ),
+        ("before" = Option<i64>, Query, description = "`next_before` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
+        ProblemUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn list_audit_events(
     State(state): State<AppState>,
     AdminKey(_): AdminKey,

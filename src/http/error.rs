@@ -11,12 +11,19 @@ use crate::domain::error::TokenError;
 use crate::domain::ports::StoreError;
 
 /// An RFC 9457 problem: `{"type","title","status","detail"}` as `application/problem+json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank", "title": "Not Found", "status": 404, "detail": "no such session"
+}))]
 pub struct Problem {
+    /// Always `about:blank`: the status says what went wrong.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The status's reason phrase.
     title: &'static str,
+    /// The HTTP status code.
     status: u16,
+    /// A human-readable explanation. Never an internal detail.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     #[serde(skip)]

@@ -9,12 +9,28 @@ use serde_json::json;
 use super::AppState;
 use super::error::Problem;
 use super::extract::QueryParams;
+use super::openapi::errors::{ProblemBadRequest, ProblemUnavailable};
+use super::openapi::schemas::RevocationFeed;
 use crate::domain::feed::FeedCursor;
 use crate::domain::ports::FeedEntry;
 
 /// Answers `{"cursor", "sessions": [{"sid","exp"}], "users": [{"sub","not_before","exp"}],
 /// "more"}`. `exp` says when an entry stops mattering: every access token it could affect has
 /// expired by then, so a verifier may forget it.
+#[utoipa::path(
+    get,
+    path = "/v1/revocations",
+    tag = "verifiers",
+    summary = "Revocations since a cursor, for verifiers",
+    description = "Verifiers that check access tokens locally poll this to reject tokens of \
+        revoked sessions and users before they expire. Start without `since`; then pass the \
+        returned `cursor`.",
+    params(("since" = Option<String>, Query, description = "The `cursor` of the previous answer")),
+    responses(
+        (status = 200, description = "Revocations that can still matter", body = RevocationFeed),
+        ProblemBadRequest, ProblemUnavailable,
+    ),
+)]
 pub async fn get_revocations(
     State(state): State<AppState>,
     params: QueryParams,

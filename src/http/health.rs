@@ -10,16 +10,34 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::openapi::schemas::{Health, Readiness};
 
 /// A readiness probe must answer well within a load balancer's probe timeout.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Liveness: the process serves",
+    responses((status = 200, description = "Alive", body = Health)),
+)]
 pub async fn get_health() -> Response {
     no_store((StatusCode::OK, Json(json!({ "status": "ok" }))))
 }
 
 /// `GET /readyz`: 200 when ready, 503 with the failing checks otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    summary = "Readiness: the database answers and a signing key is loaded",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready; `checks` says why", body = Readiness),
+    ),
+)]
 pub async fn get_readiness(State(state): State<AppState>) -> Response {
     let database = match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => "ok",

@@ -14,12 +14,35 @@ use super::admin::{cursor, limit};
 use super::auth::AccessToken;
 use super::error::Problem;
 use super::extract::{PathParams, QueryParams, request_context};
+use super::openapi::errors::{
+    ProblemBadRequest, ProblemNotFound, ProblemUnauthorized, ProblemUnavailable,
+};
+use super::openapi::schemas::SessionPage;
 use super::views::SessionView;
 use crate::domain::audit::Actor;
 use crate::domain::session::RevocationReason;
 
 /// `GET /v1/me/sessions[?limit=N][&cursor=C]`: the caller's live sessions, newest first, the
 /// current one marked.
+#[utoipa::path(
+    get,
+    path = "/v1/me/sessions",
+    tag = "self-service",
+    summary = "List the caller's live sessions",
+    description = "Newest first; the session of the presented access token has `current: true`.",
+    params(
+        (
+            "limit" = Option<u32>, Query, minimum = 1, maximum = 200,
+            description = "Page size (default 50)"
+        ),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionPage),
+        ProblemBadRequest, ProblemUnauthorized, ProblemUnavailable,
+    ),
+    security(("access_token" = [])),
+)]
 pub async fn list_my_sessions(
     State(state): State<AppState>,
     caller: AccessToken,
@@ -42,6 +65,20 @@ pub async fn list_my_sessions(
 }
 
 /// `DELETE /v1/me/sessions/{id}`: 204, idempotent; 404 for sessions that are not the caller's.
+#[utoipa::path(
+    delete,
+    path = "/v1/me/sessions/{id}",
+    tag = "self-service",
+    summary = "Log out one of the caller's sessions",
+    description = "Idempotent. Another user's session answers 404, exactly like one that does \
+        not exist.",
+    params(("id" = String, Path, format = "uuid", description = "The session id")),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        ProblemBadRequest, ProblemUnauthorized, ProblemNotFound, ProblemUnavailable,
+    ),
+    security(("access_token" = [])),
+)]
 pub async fn revoke_my_session(
     State(state): State<AppState>,
     caller: AccessToken,

@@ -4,12 +4,14 @@
 mod admin;
 mod auth;
 mod cors;
+mod docs;
 mod error;
 mod extract;
 mod feed;
 mod health;
 mod me;
 mod oauth;
+mod openapi;
 mod views;
 mod webhooks;
 mod wellknown;
@@ -132,6 +134,12 @@ pub struct Endpoint {
 /// [`endpoints`] always see exactly what is served.
 fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
+        (Method::GET, "/openapi.json", get(openapi::get_openapi)),
+        (Method::GET, "/docs", get(docs::get_docs)),
+        (Method::GET, "/docs/", get(docs::get_docs_page)),
+        // The page's scripts, style sheets and icons: not API operations, so not in the
+        // OpenAPI document (the `openapi` test lists this route as the one exception).
+        (Method::GET, "/docs/{*asset}", get(docs::get_docs_asset)),
         (
             Method::GET,
             "/.well-known/jwks.json",

@@ -11,6 +11,12 @@ use super::AppState;
 use super::auth::{AdminKeyRejection, AnyAdminKey};
 use super::error::OAuthError;
 use super::extract::OAuthParams;
+use super::openapi::errors::{
+    OAuthBadRequest, OAuthServerError, OAuthTooManyRequests, OAuthUnauthorized, OAuthUnavailable,
+};
+use super::openapi::schemas::{
+    AccessTokenType, IntrospectionRequest, IntrospectionResponse, RevocationRequest, TokenRequest,
+};
 use super::wellknown::TOKEN_EXCHANGE_GRANT;
 use crate::domain::error::TokenError;
 use crate::domain::exchange::ExchangeRequest;
@@ -21,19 +27,45 @@ use crate::domain::revoke::RevokeRequest;
 /// RFC 8693 §3: the type of the issued token.
 const ACCESS_TOKEN_TYPE_URI: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-#[derive(Serialize)]
+/// A successful token response (RFC 6749 §5.1), sent with `Cache-Control: no-store`.
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse {
+    /// The access JWT (`typ: at+jwt`, RFC 9068).
     access_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: i64,
+    /// The new refresh token (`tmr_…`); the one presented, if any, is now used.
     refresh_token: String,
+    /// The granted scope, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    /// On token exchange only (RFC 8693 §2.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<AccessTokenType>)]
     issued_token_type: Option<&'static str>,
 }
 
 /// `POST /oauth/token`.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "Exchange an Appwrite login for tokens, or refresh them",
+    description = "RFC 8693 token exchange (the Appwrite proof is checked with Appwrite once) or \
+        RFC 6749 §6 refresh (rotates the refresh token; a used refresh token presented again \
+        within the grace window gets the same successor, and after it revokes the whole \
+        session).",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        OAuthBadRequest, OAuthTooManyRequests, OAuthServerError, OAuthUnavailable,
+    ),
+)]
 pub async fn issue_token(
     State(state): State<AppState>,
     mut params: OAuthParams,
@@ -83,6 +115,22 @@ fn token_response(tokens: IssuedTokens, issued_token_type: Option<&'static str>)
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 with an empty body, whether or not the token existed.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    summary = "Revoke a token's whole session (RFC 7009)",
+    description = "A refresh or access token. Answers 200 whether or not the token existed \
+        (RFC 7009 §2.2).",
+    request_body(content(
+        (RevocationRequest = "application/x-www-form-urlencoded"),
+        (RevocationRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke; empty body"),
+        OAuthBadRequest, OAuthTooManyRequests, OAuthUnavailable,
+    ),
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     mut params: OAuthParams,
@@ -109,6 +157,23 @@ fn no_store(response: impl IntoResponse) -> Response {
 
 /// `POST /oauth/introspect` (RFC 7662), for holders of an `admin` or `introspect` key:
 /// `{"active": false}` for anything not currently valid, with no reason given.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    summary = "Introspect an access or refresh token (RFC 7662)",
+    description = "For holders of an admin key with the `admin` or `introspect` role. \
+        `{\"active\": false}` for anything not currently valid, with no reason given.",
+    request_body(content(
+        (IntrospectionRequest = "application/x-www-form-urlencoded"),
+        (IntrospectionRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The token's state", body = IntrospectionResponse),
+        OAuthBadRequest, OAuthUnauthorized, OAuthTooManyRequests, OAuthUnavailable,
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn introspect_token(
     State(state): State<AppState>,
     caller: Result<AnyAdminKey, AdminKeyRejection>,

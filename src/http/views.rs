@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::audit::AuditRecord;
 use crate::domain::keys::SigningKeyRecord;
@@ -11,26 +12,48 @@ fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A session as operators and users see it (never a token).
-#[derive(Serialize)]
+/// A session as operators and users see it (never a token). Times are RFC 3339.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView {
+    /// The session id (UUIDv7; the access token's `sid`).
+    #[schema(format = "uuid")]
     id: String,
+    /// The Appwrite user id (the access token's `sub`).
     user_id: String,
+    /// The client given at exchange.
     client_id: Option<String>,
+    /// The Appwrite session the login came from.
     appwrite_session_id: String,
+    /// The access tokens' audience.
     audience: String,
+    /// The granted scope.
     scope: Option<String>,
+    /// The device name given at exchange.
     device_name: Option<String>,
+    /// The `User-Agent` of the exchange.
     user_agent: Option<String>,
+    /// The client IP of the exchange.
     ip: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    /// The last exchange or refresh.
+    #[schema(format = DateTime)]
     last_used_at: String,
+    /// The earlier of the absolute and the idle expiry.
+    #[schema(format = DateTime)]
     expires_at: String,
+    #[schema(format = DateTime)]
     absolute_expires_at: String,
+    #[schema(format = DateTime)]
     idle_expires_at: String,
+    #[schema(format = DateTime)]
     revoked_at: Option<String>,
+    /// `logout`, `admin`, `refresh_token_reuse`, `user_revoke_all` or an `appwrite_*` reason.
     revoked_reason: Option<&'static str>,
+    /// Neither revoked nor expired.
     active: bool,
+    /// On `/v1/me/sessions` only: whether this is the caller's own session.
     #[serde(skip_serializing_if = "Option::is_none")]
     current: Option<bool>,
 }
@@ -61,15 +84,24 @@ impl SessionView {
     }
 }
 
-/// A signing key's metadata.
-#[derive(Serialize)]
+/// A signing key's metadata (never the private key). Times are RFC 3339.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SigningKey)]
 pub struct KeyView {
+    /// The key id (the JWT header's `kid`).
     kid: String,
+    /// `ES256`, `EdDSA` or `RS256`.
     alg: &'static str,
+    /// The key's state in its lifecycle (`next`, `active`, `retired`, …).
     state: &'static str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     activates_at: Option<String>,
+    #[schema(format = DateTime)]
     retired_at: Option<String>,
+    /// Until when the JWKS keeps publishing it.
+    #[schema(format = DateTime)]
     publish_until: Option<String>,
 }
 
@@ -88,16 +120,25 @@ impl From<&SigningKeyRecord> for KeyView {
 }
 
 /// An audit event.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditView {
+    /// Increasing; pass the last one as `before` for the next page.
     id: i64,
+    #[schema(format = DateTime)]
     occurred_at: String,
+    /// What happened (`session.created`, `session.revoked`, `refresh_token.reuse_detected`,
+    /// `key.rotated`, …).
     event: String,
+    /// Who did it (`user`, `system`, `appwrite`, `admin:<key id>`, …).
     actor: String,
     user_id: Option<String>,
+    #[schema(format = "uuid")]
     session_id: Option<String>,
+    /// What was acted on, when not a session or a user (a key id, for example).
     subject: Option<String>,
     reason: Option<String>,
+    /// The `X-Request-Id` of the request that caused it.
     request_id: Option<String>,
     ip: Option<String>,
 }

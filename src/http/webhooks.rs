@@ -21,11 +21,42 @@ use serde_json::json;
 
 use super::error::Problem;
 use super::extract::request_context;
+use super::openapi::errors::{
+    ProblemNotFound, ProblemPayloadTooLarge, ProblemTooManyRequests, ProblemUnauthorized,
+    ProblemUnavailable,
+};
+use super::openapi::schemas::WebhookResult;
 use super::{AppState, BODY_LIMIT};
 use crate::appwrite::webhook::{action_for, signature_is_valid};
 use crate::domain::ports::StoreError;
 
 /// Handles one delivery.
+#[utoipa::path(
+    post,
+    path = "/webhooks/appwrite",
+    tag = "webhooks",
+    summary = "Receive an Appwrite webhook delivery",
+    description = "Revokes sessions on user deletion, blocking, password change and session \
+        deletion, and updates the claims snapshot on label, name and email changes. Idempotent. \
+        A signed delivery tokenmint cannot apply is answered 200 (`ignored` or `failed`) so \
+        that Appwrite keeps the webhook enabled. 404 when no webhook key is configured.",
+    params((
+        "X-Appwrite-Webhook-Events" = String,
+        Header,
+        description = "Comma-separated event names, as Appwrite expands them"
+    )),
+    request_body(
+        content = std::collections::HashMap<String, serde_json::Value>,
+        content_type = "application/json",
+        description = "The Appwrite model of the event (a User or a Session), as Appwrite sends it"
+    ),
+    responses(
+        (status = 200, description = "Applied, ignored or failed", body = WebhookResult),
+        ProblemUnauthorized, ProblemNotFound, ProblemPayloadTooLarge, ProblemTooManyRequests,
+        ProblemUnavailable,
+    ),
+    security(("webhook_signature" = []), ("webhook_signature" = [], "webhook_basic" = [])),
+)]
 pub async fn receive_appwrite_webhook(
     State(state): State<AppState>,
     request: Request,

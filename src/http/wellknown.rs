@@ -9,12 +9,33 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::AppState;
+use super::openapi::schemas::Jwks;
 
 /// The token-exchange grant (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// `GET /.well-known/jwks.json`: every published key, cacheable for `TOKENMINT_JWKS_MAX_AGE`,
 /// with a strong `ETag` and `304 Not Modified` on a matching `If-None-Match`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "well-known",
+    summary = "The public signing keys (RFC 7517)",
+    description = "Verify access tokens with these keys, pinning each key's `alg`. Cacheable \
+        for `TOKENMINT_JWKS_MAX_AGE`; a matching `If-None-Match` is answered 304.",
+    params((
+        "If-None-Match" = Option<String>,
+        Header,
+        description = "An `ETag` from an earlier answer"
+    )),
+    responses(
+        (status = 200, description = "The key set", body = Jwks, headers(
+            ("ETag" = String, description = "Changes when the key set changes"),
+            ("Cache-Control" = String, description = "`public, max-age=N`"),
+        )),
+        (status = 304, description = "The cached key set is current"),
+    ),
+)]
 pub async fn get_jwks(State(state): State<AppState>, request_headers: HeaderMap) -> Response {
     let keys = state.keys.current();
     let etag = format!("\"{}\"", keys.jwks_digest());
@@ -51,7 +72,7 @@ fn if_none_match_matches(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// The RFC 8414 authorization server metadata.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Discovery {
     issuer: String,
     jwks_uri: String,
@@ -72,6 +93,20 @@ struct Discovery {
 }
 
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+///
+/// The OpenAPI document describes the second path with a copy of this operation (see
+/// `http::openapi`): one handler carries one `#[utoipa::path]`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    operation_id = "get_openid_configuration",
+    tag = "well-known",
+    summary = "Authorization server metadata (RFC 8414)",
+    description = "Served at both `/.well-known/openid-configuration` and \
+        `/.well-known/oauth-authorization-server`, since client libraries look at one or the \
+        other.",
+    responses((status = 200, description = "The metadata", body = Discovery)),
+)]
 pub async fn get_discovery(State(state): State<AppState>) -> Response {
     let config = &state.config;
     let mut claims_supported: Vec<String> = [
