@@ -13,6 +13,7 @@ mod cli;
 mod cors;
 mod discovery;
 mod exchange;
+mod faults;
 mod feed;
 mod health;
 mod hostile_input;
