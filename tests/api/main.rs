@@ -9,6 +9,7 @@ mod helpers;
 mod oauth_helpers;
 
 mod admin;
+mod appwrite_faults;
 mod cli;
 mod cors;
 mod discovery;

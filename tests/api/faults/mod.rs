@@ -5,6 +5,7 @@
 //! `.ci/run` runs them by name: `cargo test --test api -- --ignored faults::`. Each prints a
 //! `reliability:` line with its figures (docs/reliability.md quotes them).
 
+mod appwrite_outage;
 mod chains;
 mod cluster;
 mod database_outage;
