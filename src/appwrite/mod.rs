@@ -6,9 +6,11 @@
 //! and never passes Appwrite's body on. The error `type` decides the outcome, not the status
 //! alone (appwrite-contract.md §3).
 
+pub mod breaker;
 pub mod model;
 pub mod webhook;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +21,7 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
+use self::breaker::{CircuitBreaker, Outcome};
 use self::model::{Account, AppwriteSession, ErrorBody, JwtPayload};
 use crate::domain::ports::{
     BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
@@ -36,6 +39,7 @@ pub struct AppwriteClient {
     endpoint: String,
     project_id: String,
     timeout: Duration,
+    breaker: Arc<CircuitBreaker>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +67,13 @@ impl AppwriteClient {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             project_id: project_id.to_owned(),
             timeout,
+            breaker: Arc::default(),
         })
+    }
+
+    /// The circuit breaker in front of Appwrite (its state is exported as a metric).
+    pub fn circuit_breaker(&self) -> Arc<CircuitBreaker> {
+        Arc::clone(&self.breaker)
     }
 
     /// GET `path` with the proof header; one retry when the connection itself fails (the
@@ -130,6 +140,10 @@ impl AppwriteClient {
 #[async_trait]
 impl IdentityProvider for AppwriteClient {
     async fn verify(&self, proof: &SubjectProof) -> Result<VerifiedLogin, IdentityError> {
+        let permit = self
+            .breaker
+            .permit()
+            .map_err(|retry_after| IdentityError::CircuitOpen { retry_after })?;
         let verification = async {
             match proof {
                 SubjectProof::AppwriteJwt(jwt) => self.verify_jwt(jwt).await,
@@ -137,9 +151,14 @@ impl IdentityProvider for AppwriteClient {
             }
         };
         // The per-request timeout bounds each attempt; this bounds the whole, retry included.
-        tokio::time::timeout(self.timeout, verification)
+        let result = tokio::time::timeout(self.timeout, verification)
             .await
-            .unwrap_or_else(|_| Err(unreadable("Appwrite did not answer in time")))
+            .unwrap_or_else(|_| Err(unreadable("Appwrite did not answer in time")));
+        permit.finish(match result {
+            Err(IdentityError::Unavailable(_)) => Outcome::Failed,
+            _ => Outcome::Answered,
+        });
+        result
     }
 }
 

@@ -248,6 +248,11 @@ fn identity_error(err: IdentityError) -> TokenError {
                 retry_after: 5,
             }
         }
+        // Logged when the circuit opened, not once per refused exchange.
+        IdentityError::CircuitOpen { retry_after } => TokenError::TemporarilyUnavailable {
+            what: "the identity provider",
+            retry_after,
+        },
     }
 }
 

@@ -429,6 +429,12 @@ pub enum IdentityError {
     /// The provider is down, slow, or answered something unreadable.
     #[error("the identity provider is unavailable")]
     Unavailable(#[source] BoxError),
+    /// The provider failed repeatedly and is not being called for a while.
+    #[error("the identity provider is failing; not calling it for now")]
+    CircuitOpen {
+        /// Seconds before a retry makes sense.
+        retry_after: u64,
+    },
 }
 
 /// The identity provider (Appwrite) that vouches for a login once, at exchange.

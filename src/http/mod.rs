@@ -255,7 +255,10 @@ pub fn router(state: AppState) -> Router {
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
-                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                    // A 5xx is logged where it is understood: 500s at ERROR with their cause
+                    // (`error.rs`), an outage's 503s at WARN by the domain. Not once more here.
+                    .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(axum::middleware::from_fn(answer_within_timeout))

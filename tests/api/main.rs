@@ -9,11 +9,13 @@ mod helpers;
 mod oauth_helpers;
 
 mod admin;
+mod appwrite_faults;
 mod cli;
 mod cors;
 mod discovery;
 mod docs_page;
 mod exchange;
+mod faults;
 mod feed;
 mod health;
 mod hostile_input;

@@ -205,3 +205,42 @@ async fn two_servers_rotate_once_and_share_the_new_key() {
     );
     assert_eq!(harness.count("select count(*) from signing_keys").await, 2);
 }
+
+/// Three replicas find the same rotation due at the same moment (their clocks moved together,
+/// each running its rotation pass every 100 ms): one next key is created and one activated.
+#[tokio::test]
+async fn three_servers_due_at_once_rotate_once() {
+    let harness = Harness::start_with(Backend::Postgres, &LIFECYCLE).await;
+    let second = harness.replica_with(&LIFECYCLE, None).await;
+    let third = harness.replica_with(&LIFECYCLE, None).await;
+    let servers = [&harness.app, &second, &third];
+    let first_kid = kids(&harness.app).await.remove(0);
+
+    for app in servers {
+        advance(app, Duration::from_secs(8 * 60 + 1));
+    }
+    until("the next key is published", async || {
+        kids(&harness.app).await.len() == 2
+    })
+    .await;
+    for app in servers {
+        advance(app, Duration::from_secs(2 * 60));
+    }
+    until("all three sign with one new key", async || {
+        let mut signing = Vec::new();
+        for app in servers {
+            signing.push(signing_kid(&harness, app).await);
+        }
+        signing[0] != first_kid && signing.iter().all(|kid| *kid == signing[0])
+    })
+    .await;
+
+    // Give every replica a few more passes at the same instant.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rotated = "select count(*) from audit_events where event = 'key.rotated'";
+    let created =
+        "select count(*) from audit_events where event = 'key.created' and reason = 'rotate'";
+    assert_eq!(harness.count(rotated).await, 1);
+    assert_eq!(harness.count(created).await, 1);
+    assert_eq!(harness.count("select count(*) from signing_keys").await, 2);
+}

@@ -95,6 +95,8 @@ pub enum Failure {
     RateLimited,
     /// Accept the connection and close it without a response.
     DropConnection,
+    /// 200 with a `Content-Length` the body never reaches: the connection closes mid-body.
+    Truncated,
 }
 
 /// A request the fake received: its path and headers.
@@ -425,8 +427,29 @@ async fn prelude(
             response.headers_mut().insert("x-ratelimit-reset", reset);
             Err(response)
         }
+        Some(Failure::Truncated) => Err(truncated_account()),
         Some(Failure::DropConnection) | None => Ok(()),
     }
+}
+
+/// The start of an Account body, promised 4 KiB long; the stream then fails, so the server
+/// closes the connection mid-body.
+fn truncated_account() -> Response {
+    let parts: [Result<axum::body::Bytes, std::io::Error>; 2] = [
+        Ok(axum::body::Bytes::from_static(
+            br#"{"$id":"u1","$createdAt":"2026-08-01T10:0"#,
+        )),
+        Err(std::io::Error::other("truncated on purpose")),
+    ];
+    let mut response =
+        axum::body::Body::from_stream(futures_util::stream::iter(parts)).into_response();
+    response
+        .headers_mut()
+        .insert("content-length", HeaderValue::from(4096));
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
 }
 
 fn resolve(state: &FakeState, headers: &HeaderMap) -> Result<Caller, ApiError> {
