@@ -345,15 +345,16 @@ impl KeyManager {
             later(now, policy.access_ttl),
             chrono::Duration::seconds(RETIRED_SLACK_SECONDS),
         );
-        if let Some(kid) = self.store.promote_next_key(now, publish_until).await? {
-            self.audit("key.rotated", &kid, "scheduled", now).await?;
+        let rotated = system_event("key.rotated", "scheduled", now);
+        if let Some(kid) = self
+            .store
+            .promote_next_key(now, publish_until, &rotated)
+            .await?
+        {
             changes.promoted = Some(kid);
         }
-        for kid in self.store.remove_retired_keys(now).await? {
-            self.audit("key.removed", &kid, "tokens expired", now)
-                .await?;
-            changes.removed.push(kid);
-        }
+        let removed = system_event("key.removed", "tokens expired", now);
+        changes.removed = self.store.remove_retired_keys(now, &removed).await?;
         if changes.any() {
             self.store.notify_keys_changed().await?;
         }
@@ -375,35 +376,16 @@ impl KeyManager {
         let replacement = self
             .generate_record(algorithm, KeyState::Active, Some(now))
             .await?;
+        let audit = AuditEvent::about("key.revoked", actor, kid, Some("emergency"), context, now);
         if !self
             .store
-            .revoke_signing_key(kid, now, &replacement)
+            .revoke_signing_key(kid, now, &replacement, &audit)
             .await?
         {
             return Ok(false);
         }
-        let audit = AuditEvent::about("key.revoked", actor, kid, Some("emergency"), context, now);
-        self.store.record_audit(&audit).await?;
         self.store.notify_keys_changed().await?;
         Ok(true)
-    }
-
-    async fn audit(
-        &self,
-        event: &'static str,
-        kid: &str,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), KeyError> {
-        let audit = AuditEvent::about(
-            event,
-            Actor::System,
-            kid,
-            Some(reason),
-            &RequestContext::default(),
-            now,
-        );
-        Ok(self.store.record_audit(&audit).await?)
     }
 
     /// Makes sure a key is active, creating one with `algorithm` when none is. Returns the
@@ -422,19 +404,17 @@ impl KeyManager {
         let record = self
             .generate_record(algorithm, KeyState::Active, Some(now))
             .await?;
-        if !self.store.insert_signing_key(&record).await? {
-            return Ok(None);
-        }
-        let context = RequestContext::default();
         let audit = AuditEvent::about(
             "key.created",
             Actor::System,
             &record.kid,
             Some("first key"),
-            &context,
+            &RequestContext::default(),
             now,
         );
-        self.store.record_audit(&audit).await?;
+        if !self.store.insert_signing_key(&record, &audit).await? {
+            return Ok(None);
+        }
         Ok(Some(record))
     }
 
@@ -457,16 +437,15 @@ impl KeyManager {
         let record = self
             .generate_record(algorithm, KeyState::Next, Some(activates_at))
             .await?;
-        if self.store.insert_signing_key(&record).await? {
-            let audit = AuditEvent::about(
-                "key.created",
-                actor,
-                &record.kid,
-                Some("rotate"),
-                context,
-                self.clock.now(),
-            );
-            self.store.record_audit(&audit).await?;
+        let audit = AuditEvent::about(
+            "key.created",
+            actor,
+            &record.kid,
+            Some("rotate"),
+            context,
+            self.clock.now(),
+        );
+        if self.store.insert_signing_key(&record, &audit).await? {
             self.store.notify_keys_changed().await?;
             return Ok(NextKey::Created(record));
         }
@@ -547,4 +526,16 @@ impl KeyManager {
             publish_until: None,
         })
     }
+}
+
+/// A key-lifecycle audit event by the system; the store fills in the key it is about.
+fn system_event(event: &'static str, reason: &str, now: DateTime<Utc>) -> AuditEvent {
+    AuditEvent::about(
+        event,
+        Actor::System,
+        "",
+        Some(reason),
+        &RequestContext::default(),
+        now,
+    )
 }

@@ -236,8 +236,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a signing key. Returns `false`, writing nothing, when the key's state is
     /// `active` or `next` and another key already holds that state: at most one key signs and
-    /// at most one waits, whatever number of replicas race to create them.
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError>;
+    /// at most one waits, whatever number of replicas race to create them. `audit` is recorded
+    /// in the same transaction when the key is inserted.
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// Every stored signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
@@ -245,23 +250,32 @@ pub trait Store: Send + Sync + 'static {
     /// Under the key lock: if the `next` key may sign at `now`, retires the active key
     /// (published until `publish_until`) and activates the next one. Returns the newly active
     /// kid, or `None` when no promotion was due (including when another replica just did it).
+    /// `audit` (its subject set to the promoted kid) is recorded in the same transaction.
     async fn promote_next_key(
         &self,
         now: DateTime<Utc>,
         publish_until: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Deletes retired keys whose tokens have all expired. Returns their kids.
-    async fn remove_retired_keys(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    /// Deletes retired keys whose tokens have all expired, recording `audit` (its subject set
+    /// to each kid) in the same transaction. Returns their kids.
+    async fn remove_retired_keys(
+        &self,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Emergency removal, under the key lock: deletes `kid` at once. When it was the active
     /// key, the `next` key takes over immediately, or `replacement` when there is none.
-    /// Returns `false` (writing nothing) for an unknown kid.
+    /// Returns `false` (writing nothing) for an unknown kid; otherwise records `audit` in the
+    /// same transaction.
     async fn revoke_signing_key(
         &self,
         kid: &str,
         now: DateTime<Utc>,
         replacement: &SigningKeyRecord,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
     /// Tells other replicas that the keys changed (PostgreSQL `NOTIFY`; nothing on SQLite).

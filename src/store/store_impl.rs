@@ -106,6 +106,13 @@ macro_rules! impl_store {
             execute(&mut **tx, query).await.map(drop)
         }
 
+        /// `audit` about the key `kid`.
+        fn about_key(audit: &AuditEvent, kid: &str) -> AuditEvent {
+            let mut event = audit.clone();
+            event.subject = Some(kid.to_owned());
+            event
+        }
+
         /// Records each revoked session: its audit row (from `audit`, with the session id filled
         /// in) and its feed entry.
         async fn record_revoked(
@@ -196,9 +203,21 @@ macro_rules! impl_store {
                 on_connection!(self, conn => execute(conn, sqlx::query("select 1")).await).map(drop)
             }
 
-            async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<bool, StoreError> {
-                let query = bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), key);
-                Ok(on_connection!(self, conn => execute(conn, query).await)? == 1)
+            async fn insert_signing_key(
+                &self,
+                key: &SigningKeyRecord,
+                audit: &AuditEvent,
+            ) -> Result<bool, StoreError> {
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    let insert = bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), key);
+                    if execute(&mut *tx, insert).await? == 0 {
+                        return Ok(false);
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(true)
+                }.await)
             }
 
             async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -522,6 +541,7 @@ macro_rules! impl_store {
                 &self,
                 now: DateTime<Utc>,
                 publish_until: DateTime<Utc>,
+                audit: &AuditEvent,
             ) -> Result<Option<String>, StoreError> {
                 on_connection!(self, conn => async {
                     let mut tx = begin_write(conn).await?;
@@ -540,6 +560,7 @@ macro_rules! impl_store {
                         .bind(kid.clone())
                         .bind(now.timestamp());
                     execute(&mut *tx, activate).await?;
+                    insert_audit(&mut tx, &about_key(audit, &kid)).await?;
                     tx.commit().await.map_err(store_error)?;
                     Ok(Some(kid))
                 }.await)
@@ -548,10 +569,19 @@ macro_rules! impl_store {
             async fn remove_retired_keys(
                 &self,
                 now: DateTime<Utc>,
+                audit: &AuditEvent,
             ) -> Result<Vec<String>, StoreError> {
-                let query = sqlx::query_scalar::<_, String>($sql::REMOVE_RETIRED_KEYS)
-                    .bind(now.timestamp());
-                on_connection!(self, conn => fetch_column(conn, query).await)
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    let query = sqlx::query_scalar::<_, String>($sql::REMOVE_RETIRED_KEYS)
+                        .bind(now.timestamp());
+                    let removed = fetch_column(&mut *tx, query).await?;
+                    for kid in &removed {
+                        insert_audit(&mut tx, &about_key(audit, kid)).await?;
+                    }
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(removed)
+                }.await)
             }
 
             async fn revoke_signing_key(
@@ -559,6 +589,7 @@ macro_rules! impl_store {
                 kid: &str,
                 now: DateTime<Utc>,
                 replacement: &SigningKeyRecord,
+                audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
                 on_connection!(self, conn => async {
                     let mut tx = begin_write(conn).await?;
@@ -583,6 +614,7 @@ macro_rules! impl_store {
                             }
                         }
                     }
+                    insert_audit(&mut tx, audit).await?;
                     tx.commit().await.map_err(store_error)?;
                     Ok(true)
                 }.await)

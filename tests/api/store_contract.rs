@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokenmint::clock::{Clock, SystemClock};
 use tokenmint::crypto::kek::Kek;
+use tokenmint::domain::audit::{Actor, AuditEvent, AuditQuery, RequestContext};
 use tokenmint::domain::keys::{KeyManager, KeyState, SigningAlgorithm, SigningKeyRecord};
 use tokenmint::domain::ports::Store;
 
@@ -14,6 +15,18 @@ use crate::on_both_backends;
 
 fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap()
+}
+
+/// The audit event a key insert records with it.
+fn key_created() -> AuditEvent {
+    AuditEvent::about(
+        "key.created",
+        Actor::System,
+        "contract",
+        None,
+        &RequestContext::default(),
+        at(1),
+    )
 }
 
 fn record(kid: &str, state: KeyState, created: i64) -> SigningKeyRecord {
@@ -46,7 +59,7 @@ async fn migrations_can_run_again_without_change(backend: Backend) {
     let first = db.open().await;
     first
         .store()
-        .insert_signing_key(&record("k1", KeyState::Active, 100))
+        .insert_signing_key(&record("k1", KeyState::Active, 100), &key_created())
         .await
         .unwrap();
     let second = db.open().await;
@@ -61,7 +74,11 @@ async fn signing_keys_round_trip_every_field_oldest_first(backend: Backend) {
         record("active", KeyState::Active, 200),
     ];
     for key in &keys {
-        assert!(store.insert_signing_key(key).await.unwrap(), "{}", key.kid);
+        assert!(
+            store.insert_signing_key(key, &key_created()).await.unwrap(),
+            "{}",
+            key.kid
+        );
     }
     let stored = store.signing_keys().await.unwrap();
     assert_eq!(stored, [keys[0].clone(), keys[2].clone(), keys[1].clone()]);
@@ -71,13 +88,13 @@ async fn a_second_active_key_is_refused_and_nothing_is_written(backend: Backend)
     let (_db, store) = store_for(backend).await;
     assert!(
         store
-            .insert_signing_key(&record("a1", KeyState::Active, 100))
+            .insert_signing_key(&record("a1", KeyState::Active, 100), &key_created())
             .await
             .unwrap()
     );
     assert!(
         !store
-            .insert_signing_key(&record("a2", KeyState::Active, 200))
+            .insert_signing_key(&record("a2", KeyState::Active, 200), &key_created())
             .await
             .unwrap()
     );
@@ -89,31 +106,40 @@ async fn a_second_active_key_is_refused_and_nothing_is_written(backend: Backend)
         .map(|k| k.kid)
         .collect();
     assert_eq!(kids, ["a1"]);
+    let query = AuditQuery {
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        store.audit_events(&query).await.unwrap().len(),
+        1,
+        "the refused key's audit event is not written either"
+    );
 }
 
 async fn a_second_next_key_is_refused_but_retired_keys_may_be_many(backend: Backend) {
     let (_db, store) = store_for(backend).await;
     assert!(
         store
-            .insert_signing_key(&record("n1", KeyState::Next, 100))
+            .insert_signing_key(&record("n1", KeyState::Next, 100), &key_created())
             .await
             .unwrap()
     );
     assert!(
         !store
-            .insert_signing_key(&record("n2", KeyState::Next, 200))
+            .insert_signing_key(&record("n2", KeyState::Next, 200), &key_created())
             .await
             .unwrap()
     );
     assert!(
         store
-            .insert_signing_key(&record("r1", KeyState::Retired, 10))
+            .insert_signing_key(&record("r1", KeyState::Retired, 10), &key_created())
             .await
             .unwrap()
     );
     assert!(
         store
-            .insert_signing_key(&record("r2", KeyState::Retired, 20))
+            .insert_signing_key(&record("r2", KeyState::Retired, 20), &key_created())
             .await
             .unwrap()
     );
@@ -124,13 +150,13 @@ async fn a_duplicate_kid_is_refused(backend: Backend) {
     let (_db, store) = store_for(backend).await;
     assert!(
         store
-            .insert_signing_key(&record("same", KeyState::Retired, 10))
+            .insert_signing_key(&record("same", KeyState::Retired, 10), &key_created())
             .await
             .unwrap()
     );
     assert!(
         !store
-            .insert_signing_key(&record("same", KeyState::Next, 20))
+            .insert_signing_key(&record("same", KeyState::Next, 20), &key_created())
             .await
             .unwrap()
     );
