@@ -23,6 +23,7 @@ mod log_hygiene;
 mod me;
 mod migration;
 mod oauth_input;
+mod rate_limits;
 mod refresh;
 mod revocation_races;
 mod revoke;
