@@ -10,6 +10,8 @@
 //! - [`store`]: the PostgreSQL and SQLite implementations of the domain's storage port.
 //! - [`crypto`]: sealing, the key-encryption key, signing keys and JWKs (aws-lc-rs).
 //! - [`http`]: routes and middleware; thin adapters over the domain.
+//! - [`ratelimit`]: the rate limiters (governor) behind the HTTP limits and the domain's
+//!   per-user exchange limit.
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
 //! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
 
@@ -20,6 +22,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod ratelimit;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

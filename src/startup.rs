@@ -22,6 +22,7 @@ use crate::domain::ports::IdentityProvider;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::http::{self, AppState, Services};
+use crate::ratelimit::RateLimits;
 use crate::store::Database;
 
 /// A built, bound, not yet serving tokenmint.
@@ -83,13 +84,15 @@ impl App {
         let identity = identity_provider(&config)?;
         let store = database.store();
         let access_ttl = policy.access_ttl;
+        let rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
         let tokens = TokenService::new(
             Arc::clone(&store),
             identity,
             keys.clone(),
             Arc::clone(&clock),
             policy,
-        );
+        )
+        .with_user_rate_limit(rate_limits.clone());
         let state = AppState::new(Services {
             admin_keys: AdminKeys::new(
                 Arc::clone(&store),
@@ -100,6 +103,7 @@ impl App {
             webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
             feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock)),
             key_manager: key_manager.clone(),
+            rate_limits,
             config: Arc::new(config),
             store,
             keys,
@@ -144,6 +148,9 @@ impl App {
             self.state.config.key_reload_interval,
         ));
         let purge = tokio::spawn(purge_expired(self.state.feed.clone()));
+        let sweep = tokio::spawn(crate::ratelimit::sweep_periodically(
+            self.state.rate_limits.clone(),
+        ));
         let address = self.listener.local_addr()?;
         tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
         let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -155,6 +162,7 @@ impl App {
             listen.abort();
         }
         purge.abort();
+        sweep.abort();
         self.database.close().await;
         tracing::info!("tokenmint stopped");
         served.context("the HTTP server failed")

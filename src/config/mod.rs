@@ -15,6 +15,7 @@
 //! - [`sources`]: reading defaults, the TOML file and the environment (`*_FILE` secrets);
 //! - [`values`]: parsing and range-checking each kind of value.
 
+pub mod limits;
 mod sources;
 pub mod values;
 
@@ -32,6 +33,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::SecretString;
 
+pub use self::limits::{Rate, RateLimitSettings};
 use self::sources::{
     RawConfig, Settings, check_file_keys, default_log_format, resolve_config_file,
 };
@@ -78,6 +80,11 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD_FILE",
     "TOKENMINT_CORS_ORIGINS",
     "TOKENMINT_SQLITE_SYNCHRONOUS",
+    "TOKENMINT_RATE_LIMIT_IP",
+    "TOKENMINT_RATE_LIMIT_WEBHOOK_IP",
+    "TOKENMINT_RATE_LIMIT_EXCHANGE_USER",
+    "TOKENMINT_RATE_LIMIT_ADMIN_KEY",
+    "TOKENMINT_TRUSTED_PROXIES",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -237,6 +244,11 @@ pub struct Config {
     /// `TOKENMINT_CORS_ORIGINS`: exact origins (`https://app.example.com`) whose browser pages
     /// may call the OAuth and well-known endpoints; empty by default (no CORS at all).
     pub cors_origins: Vec<String>,
+    /// `TOKENMINT_RATE_LIMIT_*`: the rate limits (see [`RateLimitSettings`]).
+    pub rate_limits: RateLimitSettings,
+    /// `TOKENMINT_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` / `Forwarded` names the
+    /// client; empty by default (the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -384,6 +396,12 @@ impl Config {
                     "full" => Ok(SqliteSync::Full),
                     _ => Err("expected `normal` or `full`".into()),
                 },
+            )?,
+            rate_limits: RateLimitSettings::parse(&mut raw)?,
+            trusted_proxies: raw.parse(
+                "TOKENMINT_TRUSTED_PROXIES",
+                "",
+                limits::parse_trusted_proxies,
             )?,
             issuer,
             key_reload_interval: Duration::from_secs(30),

@@ -82,6 +82,14 @@ impl TokenService {
             .verify(&valid.proof)
             .await
             .map_err(identity_error)?;
+        // Counted only once Appwrite has vouched (the user is unknown before), and before
+        // anything is written: a refused exchange creates no session.
+        if let Err(limited) = self.user_limit.check_user(&login.user_id) {
+            tracing::info!("exchange refused: the user's exchange rate limit is reached");
+            return Err(TokenError::SlowDown {
+                retry_after: limited.retry_after,
+            });
+        }
         let now = self.clock.now();
         let session = self.new_session(valid, login, &request.context, now);
         let refresh_token = RefreshToken::generate()?;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::error::TokenError;
 use super::keys::KeyRing;
 use super::ports::{IdentityProvider, Store};
+use super::rate_limit::{Unlimited, UserRateLimit};
 use super::session::Grant;
 use super::token::{ACCESS_TOKEN_TYPE, AccessClaims, RefreshToken};
 use crate::clock::Clock;
@@ -66,6 +67,7 @@ pub struct TokenService {
     pub(super) keys: KeyRing,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) policy: Arc<TokenPolicy>,
+    pub(super) user_limit: Arc<dyn UserRateLimit>,
 }
 
 impl TokenService {
@@ -84,7 +86,14 @@ impl TokenService {
             keys,
             clock,
             policy: Arc::new(policy),
+            user_limit: Arc::new(Unlimited),
         }
+    }
+
+    /// Limits each Appwrite user's token exchanges with `limit` (none by default).
+    pub fn with_user_rate_limit(mut self, limit: Arc<dyn UserRateLimit>) -> Self {
+        self.user_limit = limit;
+        self
     }
 
     /// The key set the service signs with (also used to verify its own access tokens).

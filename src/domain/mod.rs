@@ -13,6 +13,7 @@ pub mod grants;
 pub mod introspect;
 pub mod keys;
 pub mod ports;
+pub mod rate_limit;
 pub mod refresh;
 pub mod revoke;
 pub mod session;

@@ -42,6 +42,9 @@ pub enum AdminKeyRejection {
     Invalid(Problem),
     /// Too many failed attempts for this key id just now (429 with `Retry-After`).
     Throttled(u64),
+    /// A valid key over its request rate (`TOKENMINT_RATE_LIMIT_ADMIN_KEY`; 429 with
+    /// `Retry-After`).
+    RateLimited(u64),
     /// The key is valid but its role does not allow the call (403).
     Forbidden,
     /// The database failed.
@@ -54,6 +57,10 @@ impl IntoResponse for AdminKeyRejection {
             Self::Invalid(problem) => problem.into_response(),
             Self::Throttled(retry_after) => Problem::new(StatusCode::TOO_MANY_REQUESTS)
                 .with_detail("too many failed attempts for this key; retry later")
+                .with_retry_after(retry_after)
+                .into_response(),
+            Self::RateLimited(retry_after) => Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                .with_detail("too many requests with this key; retry later")
                 .with_retry_after(retry_after)
                 .into_response(),
             Self::Forbidden => Problem::new(StatusCode::FORBIDDEN)
@@ -103,6 +110,12 @@ impl FromRequestParts<AppState> for AdminKey {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = authenticate(parts, state).await?;
+        // Keyed by the authenticated key, not the presented id: ids are not secret, so a
+        // limit counted before the Argon2 check would let anyone exhaust another's budget.
+        // Wrong secrets are the Argon2 throttle's business (`domain::admin_keys`).
+        if let Err(limited) = state.rate_limits.check_admin_key(&caller.key_id) {
+            return Err(AdminKeyRejection::RateLimited(limited.retry_after));
+        }
         if caller.role != AdminRole::Admin {
             return Err(AdminKeyRejection::Forbidden);
         }

@@ -8,16 +8,16 @@
 //!   problem-JSON 400.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use axum::body::to_bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use percent_encoding::percent_decode;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::BODY_LIMIT;
+use super::client_ip::ClientIp;
 use super::error::{OAuthError, Problem};
 use crate::domain::audit::RequestContext;
 
@@ -91,7 +91,8 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
     }
 }
 
-/// The request id, peer address and `User-Agent` of a request.
+/// The request id, client address (see `client_ip`: the peer, or the client a trusted proxy
+/// names) and `User-Agent` of a request.
 pub fn request_context(request: &Request) -> RequestContext {
     let header = |name: &str| {
         request
@@ -104,8 +105,8 @@ pub fn request_context(request: &Request) -> RequestContext {
         request_id: header("x-request-id"),
         ip: request
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string()),
+            .get::<ClientIp>()
+            .map(|ClientIp(address)| address.to_string()),
         user_agent: header("user-agent"),
     }
 }

@@ -3,15 +3,18 @@
 
 mod admin;
 mod auth;
+pub mod client_ip;
 mod cors;
 mod docs;
 mod error;
 mod extract;
 mod feed;
+mod forwarded;
 mod health;
 mod me;
 mod oauth;
 mod openapi;
+mod rate_limit;
 mod views;
 mod webhooks;
 mod wellknown;
@@ -39,6 +42,7 @@ use crate::domain::keys::{KeyManager, KeyRing};
 use crate::domain::ports::Store;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
+use crate::ratelimit::RateLimits;
 
 pub use error::{OAuthError, Problem};
 
@@ -94,6 +98,8 @@ pub struct Services {
     pub webhooks: WebhookHandler,
     /// The revocation feed.
     pub feed: RevocationFeed,
+    /// The rate limits; `rate_limits.counters()` are the refusals by kind, for metrics.
+    pub rate_limits: Arc<RateLimits>,
 }
 
 /// The error format of a route: what its refusals look like, including 405 and malformed
@@ -230,8 +236,12 @@ fn exposed_to_browsers(path: &str) -> bool {
 /// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
 /// per request carrying that id, a timeout, and a body-size limit; CORS on the public OAuth
 /// and well-known routes when origins are configured; a 405 in the route's own error format.
+/// The client IP is resolved once per request (`client_ip`); the OAuth endpoints and the
+/// webhook are rate limited by it (`rate_limit`).
 pub fn router(state: AppState) -> Router {
     let cors = cors::layer(&state.config.cors_origins);
+    let client_ip =
+        axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip);
     let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for (_, path, handler) in routes() {
         match by_path.iter_mut().find(|(p, _)| *p == path) {
@@ -243,6 +253,13 @@ pub fn router(state: AppState) -> Router {
     for (path, handler) in by_path {
         let family = ErrorFamily::of(path);
         let handler = handler.fallback(move || async move { error::method_not_allowed(family) });
+        let handler = match rate_limit::ip_scope(path) {
+            Some(scope) => handler.layer(axum::middleware::from_fn_with_state(
+                (state.clone(), scope),
+                rate_limit::limit_by_client_ip,
+            )),
+            None => handler,
+        };
         let handler = match &cors {
             Some(cors) if exposed_to_browsers(path) => handler.layer(cors.clone()),
             _ => handler,
@@ -261,6 +278,7 @@ pub fn router(state: AppState) -> Router {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(client_ip)
             .layer(axum::middleware::from_fn(answer_within_timeout))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )

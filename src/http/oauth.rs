@@ -181,7 +181,9 @@ pub async fn introspect_token(
 ) -> Result<Response, OAuthError> {
     let caller = match caller {
         Ok(AnyAdminKey(caller)) => caller,
-        Err(AdminKeyRejection::Throttled(retry_after)) => {
+        Err(
+            AdminKeyRejection::Throttled(retry_after) | AdminKeyRejection::RateLimited(retry_after),
+        ) => {
             return Err(OAuthError::slow_down(retry_after));
         }
         Err(AdminKeyRejection::Store(err)) => return Err(TokenError::from(err).into()),

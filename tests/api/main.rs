@@ -28,6 +28,7 @@ mod migration;
 mod oauth_input;
 mod openapi;
 mod openapi_conformance;
+mod rate_limits;
 mod refresh;
 mod revocation_races;
 mod revoke;
