@@ -39,6 +39,7 @@ use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 
 pub use error::{OAuthError, Problem};
+pub use health::Draining;
 
 /// Largest request body accepted. Token requests are a few hundred bytes and Appwrite's
 /// webhook payloads a few kilobytes; anything near this limit is not a legitimate request.
@@ -92,6 +93,8 @@ pub struct Services {
     pub webhooks: WebhookHandler,
     /// The revocation feed.
     pub feed: RevocationFeed,
+    /// Set when shutdown begins: readiness fails from then on.
+    pub draining: Draining,
 }
 
 /// The error format of a route: what its refusals look like, including 405 and malformed
