@@ -144,15 +144,16 @@ async fn a_request_still_in_flight_after_the_timeout_does_not_keep_the_server_up
     let Harness { mut app, db, .. } = harness;
 
     app.begin_shutdown();
-    // A guard against hanging, not a timing check: without the timeout the server would wait
-    // for the held request forever.
+    // A guard against hanging, not a timing check.
     tokio::time::timeout(Duration::from_secs(30), app.stopped())
         .await
         .expect("the server waited for a request that never ends")
         .unwrap();
+    // Without the timeout the server would have waited until the request ended (answered 503
+    // by the 15-s request timeout at the earliest).
     assert!(
         !in_flight.is_finished(),
-        "the held request was answered: {:?}",
+        "the server waited for the request in flight, which ended: {:?}",
         in_flight.await
     );
     in_flight.abort();
