@@ -1,5 +1,5 @@
 //! The command line: `tokenmint [serve]`, `migrate`, `keys list|rotate|revoke`, `admin-keys
-//! create|list|revoke`, `sessions list|revoke`. Commands use the same
+//! create|list|revoke`, `sessions list|revoke`, `healthcheck`, `demo`. Commands use the same
 //! configuration, store and domain services as the HTTP API.
 
 use std::path::PathBuf;
@@ -52,6 +52,23 @@ pub enum Command {
     /// See and revoke sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Probe the server on TOKENMINT_LISTEN (a container health check: the image has no curl):
+    /// exit 0 when GET /readyz answers 200, 1 otherwise.
+    Healthcheck {
+        /// Probe liveness (GET /healthz) instead of readiness.
+        #[arg(long)]
+        liveness: bool,
+    },
+    /// Try tokenmint in one command: starts it on a throw-away SQLite file beside a local
+    /// Appwrite stand-in (NOT Appwrite), then walks through exchange, verification, refresh,
+    /// grace retry, reuse detection, admin revocation and the revocation feed, printing each
+    /// step as a curl command and its answer. Ignores the configuration of this shell.
+    Demo {
+        /// Leave both servers up afterwards, with a fresh Appwrite JWT to exchange, until
+        /// ctrl-c.
+        #[arg(long)]
+        keep_running: bool,
+    },
 }
 
 /// `tokenmint admin-keys …`
@@ -141,11 +158,15 @@ fn parse_algorithm(value: &str) -> Result<SigningAlgorithm, String> {
 pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()> {
     match command.unwrap_or(Command::Serve) {
         Command::Serve => App::build(config).await?.run_until_stopped().await,
-        Command::Migrate => {
-            startup::open_database(&config).await?.close().await;
-            println!("migrations applied; the database schema is up to date");
+        Command::Migrate => run_migrate(&config).await,
+        Command::Healthcheck { liveness } => {
+            println!(
+                "{}",
+                crate::healthcheck::probe(config.listen, liveness).await?
+            );
             Ok(())
         }
+        Command::Demo { keep_running } => crate::demo::run(keep_running).await,
         Command::AdminKeys(command) => run_admin_keys(command, &config).await,
         Command::Sessions(command) => run_sessions(command, &config).await,
         Command::Keys(KeysCommand::List { json }) => {
@@ -194,6 +215,22 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
             Ok(())
         }
     }
+}
+
+/// `tokenmint migrate`: one line per migration applied, then the state of the schema.
+async fn run_migrate(config: &Config) -> anyhow::Result<()> {
+    let database = startup::connect_database(config).await?;
+    let report = startup::migrate_database(&database).await;
+    database.close().await;
+    let report = report?;
+    for migration in &report.applied {
+        println!(
+            "applied migration {:04} {}",
+            migration.version, migration.description
+        );
+    }
+    println!("database is up to date ({} migrations)", report.total);
+    Ok(())
 }
 
 async fn run_admin_keys(command: AdminKeysCommand, config: &Config) -> anyhow::Result<()> {

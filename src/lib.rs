@@ -14,15 +14,19 @@
 //!   per-user exchange limit.
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
 //! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
+//! - [`healthcheck`]: the container's health probe; [`demo`]: the guided tour.
 
 pub mod appwrite;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod domain;
+pub mod healthcheck;
 pub mod http;
 pub mod ratelimit;
+mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

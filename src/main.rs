@@ -24,7 +24,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(config.log_format);
+    let default_filter = match &args.command {
+        Some(cli::Command::Demo { .. }) => tokenmint::demo::LOG_FILTER,
+        _ => telemetry::DEFAULT_FILTER,
+    };
+    telemetry::init_with_default(config.log_format, default_filter);
     match cli::run(args.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -2,7 +2,7 @@
 //! sure a signing key exists, load the key set, bind the listener, serve until a shutdown
 //! signal, and run the background tasks beside it.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -23,7 +23,8 @@ use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::http::{self, AppState, Services};
 use crate::ratelimit::RateLimits;
-use crate::store::Database;
+use crate::shutdown;
+use crate::store::{Database, MigrationReport};
 
 /// A built, bound, not yet serving tokenmint.
 pub struct App {
@@ -102,6 +103,7 @@ impl App {
             sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
             webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
             feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock)),
+            draining: http::Draining::default(),
             key_manager: key_manager.clone(),
             rate_limits,
             config: Arc::new(config),
@@ -124,12 +126,19 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until SIGTERM or ctrl-c, then finishes the requests in flight.
+    /// Serves until SIGTERM or ctrl-c, then shuts down as [`App::run_until`] describes.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then shuts down the way orchestrators expect:
+    ///
+    /// 1. at once, `/readyz` answers 503 `draining` (everything else is still served);
+    /// 2. for `TOKENMINT_SHUTDOWN_DELAY` new connections are still accepted, so requests a load
+    ///    balancer sends before it notices are not refused;
+    /// 3. then the listener closes (new connections are refused), idle keep-alive connections
+    ///    are closed, and requests in flight finish, for at most `TOKENMINT_SHUTDOWN_TIMEOUT`;
+    /// 4. whatever is still running then is abandoned, and the database pool is closed.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -153,10 +162,26 @@ impl App {
         ));
         let address = self.listener.local_addr()?;
         tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
+        let (closing, closed) = tokio::sync::watch::channel(false);
+        let stop_accepting = shutdown::drain_then_close(
+            shutdown,
+            self.state.draining.clone(),
+            self.state.config.shutdown_delay,
+            closing,
+        );
+        let timeout = self.state.config.shutdown_timeout;
         let router = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let serve = axum::serve(self.listener, router).with_graceful_shutdown(stop_accepting);
+        let served = tokio::select! {
+            served = serve.into_future() => served,
+            () = shutdown::deadline_after_close(closed, timeout) => {
+                tracing::warn!(
+                    timeout = ?timeout,
+                    "requests still in flight after TOKENMINT_SHUTDOWN_TIMEOUT; exiting without them"
+                );
+                Ok(())
+            }
+        };
         reload.abort();
         if let Some(listen) = listen {
             listen.abort();
@@ -205,7 +230,14 @@ fn identity_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn IdentityP
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    let database = Database::connect(
+    let database = connect_database(config).await?;
+    migrate_database(&database).await?;
+    Ok(database)
+}
+
+/// Connects to the configured database, without migrating it.
+pub async fn connect_database(config: &Config) -> anyhow::Result<Database> {
+    Database::connect(
         &config.database_url,
         config.db_max_connections,
         config.sqlite_synchronous,
@@ -216,12 +248,23 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
             "cannot open the database {} (DATABASE_URL)",
             config.database_url
         )
-    })?;
-    database
+    })
+}
+
+/// Applies pending migrations, logging each one applied.
+pub async fn migrate_database(database: &Database) -> anyhow::Result<MigrationReport> {
+    let report = database
         .migrate()
         .await
         .context("cannot apply the database migrations")?;
-    Ok(database)
+    for migration in &report.applied {
+        tracing::info!(
+            version = migration.version,
+            description = %migration.description,
+            "applied a database migration"
+        );
+    }
+    Ok(report)
 }
 
 /// The KEK from `TOKENMINT_KEK`; for SQLite without one, the KEK file beside the database
@@ -356,5 +399,5 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received; finishing requests in flight");
+    tracing::info!("shutdown signal received");
 }

@@ -10,8 +10,13 @@ pub const DEFAULT_FILTER: &str = "tokenmint=info,tower_http=info,sqlx=warn";
 
 /// Installs the global subscriber. Calling it again (as tests may) is harmless.
 pub fn init(format: LogFormat) {
+    init_with_default(format, DEFAULT_FILTER);
+}
+
+/// Like [`init`], with other levels for when `RUST_LOG` is unset.
+pub fn init_with_default(format: LogFormat, default_filter: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

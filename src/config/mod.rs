@@ -43,6 +43,7 @@ use self::values::{
     KEY_ROTATION, REFRESH_GRACE, SESSION_LIFETIME, parse_audiences, parse_claims,
     parse_database_url, parse_http_url, parse_issuer, parse_number, parse_origins,
 };
+use self::values::{SHUTDOWN_DELAY, SHUTDOWN_TIMEOUT};
 use crate::crypto::signing::SigningAlgorithm;
 
 /// The configuration file read when `--config` is not given; it is optional.
@@ -85,6 +86,8 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_RATE_LIMIT_EXCHANGE_USER",
     "TOKENMINT_RATE_LIMIT_ADMIN_KEY",
     "TOKENMINT_TRUSTED_PROXIES",
+    "TOKENMINT_SHUTDOWN_DELAY",
+    "TOKENMINT_SHUTDOWN_TIMEOUT",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -249,6 +252,12 @@ pub struct Config {
     /// `TOKENMINT_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` / `Forwarded` names the
     /// client; empty by default (the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `TOKENMINT_SHUTDOWN_DELAY`: after SIGTERM, how long to keep accepting connections while
+    /// `/readyz` answers 503, so load balancers stop sending before the listener closes.
+    pub shutdown_delay: Duration,
+    /// `TOKENMINT_SHUTDOWN_TIMEOUT`: once the listener is closed, how long requests in flight
+    /// may take to finish before the process exits without them.
+    pub shutdown_timeout: Duration,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -402,6 +411,12 @@ impl Config {
                 "TOKENMINT_TRUSTED_PROXIES",
                 "",
                 limits::parse_trusted_proxies,
+            )?,
+            shutdown_delay: raw.duration("TOKENMINT_SHUTDOWN_DELAY", "5s", SHUTDOWN_DELAY)?,
+            shutdown_timeout: raw.duration(
+                "TOKENMINT_SHUTDOWN_TIMEOUT",
+                "20s",
+                SHUTDOWN_TIMEOUT,
             )?,
             issuer,
             key_reload_interval: Duration::from_secs(30),

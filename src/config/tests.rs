@@ -46,6 +46,8 @@ fn defaults_match_the_design_table() {
     assert_eq!(config.claims, ["email", "email_verified", "name", "labels"]);
     assert_eq!(config.appwrite_timeout, Duration::from_secs(5));
     assert_eq!(config.appwrite_connect_timeout, Duration::from_secs(2));
+    assert_eq!(config.shutdown_delay, Duration::from_secs(5));
+    assert_eq!(config.shutdown_timeout, Duration::from_secs(20));
 }
 
 #[test]
@@ -190,6 +192,43 @@ fn secrets_can_come_from_files() {
     assert_eq!(error_variable(&missing), "TOKENMINT_KEK_FILE");
 }
 
+/// Every secret tokenmint reads has a `_FILE` form (Docker and Kubernetes secrets).
+#[test]
+fn every_secret_has_a_file_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("DATABASE_URL", "postgres://u:pw@db/tokenmint"),
+        ("TOKENMINT_KEK", "a2V5LWZyb20tZmlsZQ=="),
+        ("TOKENMINT_APPWRITE_WEBHOOK_KEY", "webhook-key"),
+        ("TOKENMINT_APPWRITE_WEBHOOK_PASSWORD", "webhook-password"),
+    ];
+    let mut env = vec![(
+        "TOKENMINT_APPWRITE_WEBHOOK_USERNAME".to_owned(),
+        "appwrite".to_owned(),
+    )];
+    for (variable, value) in secrets {
+        let path = dir.path().join(variable);
+        std::fs::write(&path, format!("{value}\n")).unwrap();
+        let file_variable = format!("{variable}_FILE");
+        assert!(
+            VARIABLES.contains(&file_variable.as_str()),
+            "{file_variable}"
+        );
+        env.push((file_variable, path.to_str().unwrap().to_owned()));
+    }
+    let config = Config::from_sources(None, env).unwrap();
+    assert_eq!(config.database_url.expose(), secrets[0].1);
+    assert_eq!(config.kek.unwrap().expose_secret(), secrets[1].1);
+    assert_eq!(
+        config.appwrite_webhook_key.unwrap().expose_secret(),
+        secrets[2].1
+    );
+    assert_eq!(
+        config.appwrite_webhook_password.unwrap().expose_secret(),
+        secrets[3].1
+    );
+}
+
 #[test]
 fn the_database_url_can_come_from_a_file_and_is_never_echoed() {
     let dir = tempfile::tempdir().unwrap();
@@ -270,6 +309,9 @@ fn every_duration_and_number_is_range_checked() {
         ("TOKENMINT_APPWRITE_CONNECT_TIMEOUT", "100ms", "99ms"),
         ("TOKENMINT_ADMIN_KEY_CACHE_TTL", "0s", "6m"),
         ("TOKENMINT_DB_MAX_CONNECTIONS", "1000", "1001"),
+        ("TOKENMINT_SHUTDOWN_DELAY", "0s", "6m"),
+        ("TOKENMINT_SHUTDOWN_TIMEOUT", "1s", "0s"),
+        ("TOKENMINT_SHUTDOWN_TIMEOUT", "10m", "11m"),
     ];
     for (variable, inside, outside) in cases {
         assert!(

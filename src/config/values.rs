@@ -57,6 +57,16 @@ pub const ADMIN_KEY_CACHE_TTL: DurationRange = DurationRange {
     min: Duration::ZERO,
     max: seconds(300),
 };
+/// `TOKENMINT_SHUTDOWN_DELAY`: 0 (stop accepting at once) to 5 min.
+pub const SHUTDOWN_DELAY: DurationRange = DurationRange {
+    min: Duration::ZERO,
+    max: seconds(300),
+};
+/// `TOKENMINT_SHUTDOWN_TIMEOUT`: 1 s to 10 min.
+pub const SHUTDOWN_TIMEOUT: DurationRange = DurationRange {
+    min: seconds(1),
+    max: seconds(600),
+};
 /// `TOKENMINT_DB_MAX_CONNECTIONS`: 1 to 1000.
 pub const DB_MAX_CONNECTIONS: (u32, u32) = (1, 1000);
 

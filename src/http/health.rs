@@ -1,6 +1,8 @@
 //! Liveness (`/healthz`: the process serves) and readiness (`/readyz`: it can do its job —
-//! the database answers and a signing key is loaded).
+//! the database answers and a signing key is loaded — and it is not shutting down).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -27,7 +29,27 @@ pub async fn get_health() -> Response {
     no_store((StatusCode::OK, Json(json!({ "status": "ok" }))))
 }
 
-/// `GET /readyz`: 200 when ready, 503 with the failing checks otherwise.
+/// Whether the process is draining: set once shutdown has begun, never cleared. While it is
+/// set, `/readyz` answers 503 so load balancers stop routing here, and everything else is
+/// still served (see `App::run_until`).
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// Marks the process as draining.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether draining has started.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// `GET /readyz`: 200 when ready; 503 with the failing checks otherwise, or at once with
+/// `{"status":"draining"}` once shutdown has begun (no database round trip: a draining
+/// replica is not coming back).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -39,6 +61,10 @@ pub async fn get_health() -> Response {
     ),
 )]
 pub async fn get_readiness(State(state): State<AppState>) -> Response {
+    if state.draining.is_draining() {
+        let body = json!({ "status": "draining", "checks": {} });
+        return no_store((StatusCode::SERVICE_UNAVAILABLE, Json(body)));
+    }
     let database = match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => "ok",
         Ok(Err(err)) => {

@@ -45,6 +45,7 @@ use crate::domain::webhook::WebhookHandler;
 use crate::ratelimit::RateLimits;
 
 pub use error::{OAuthError, Problem};
+pub use health::Draining;
 
 /// Largest request body accepted. Token requests are a few hundred bytes and Appwrite's
 /// webhook payloads a few kilobytes; anything near this limit is not a legitimate request.
@@ -100,6 +101,8 @@ pub struct Services {
     pub feed: RevocationFeed,
     /// The rate limits; `rate_limits.counters()` are the refusals by kind, for metrics.
     pub rate_limits: Arc<RateLimits>,
+    /// Set when shutdown begins: readiness fails from then on.
+    pub draining: Draining,
 }
 
 /// The error format of a route: what its refusals look like, including 405 and malformed

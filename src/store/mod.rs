@@ -6,6 +6,7 @@
 //! behaviour against both backends instead.
 
 mod error;
+mod migrations;
 mod pool;
 pub mod postgres;
 mod rows;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 
 use crate::config::{DatabaseUrl, SqliteSync};
 use crate::domain::ports::{Store, StoreError};
+
+pub use self::migrations::{AppliedMigration, MigrationReport};
 
 /// An open database: the store the domain uses, plus what only start-up needs to know.
 pub struct Database {
@@ -63,19 +66,34 @@ impl Database {
         }
     }
 
-    /// Applies the embedded migrations that have not been applied yet. Safe to run from
-    /// several processes at once: sqlx serialises them with a database lock.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    /// Applies the embedded migrations that have not been applied yet, and says which it
+    /// applied. Safe to run from several processes at once: sqlx serialises them with a
+    /// database lock (PostgreSQL's advisory lock; SQLite has one writer), which is held from
+    /// the first look at the applied versions to the last, so each process reports only what
+    /// it applied itself.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let failed = |err| StoreError::Query(Box::new(err));
         match &self.backend {
             Backend::Postgres { pool, .. } => {
                 let mut connection = pool.get().await?;
-                let result = postgres::MIGRATOR.run(&mut *connection).await;
+                let migrator = &postgres::MIGRATOR;
+                let result = async {
+                    let before = migrations::begin(&mut *connection, migrator).await?;
+                    let run = migrator.run(&mut *connection).await;
+                    migrations::finish(&mut *connection, migrator, before, run).await
+                }
+                .await;
                 connection.finish(result.map_err(failed))
             }
             Backend::Sqlite { pool, .. } => {
                 let mut connection = pool.get().await?;
-                let result = sqlite::MIGRATOR.run(&mut *connection).await;
+                let migrator = &sqlite::MIGRATOR;
+                let result = async {
+                    let before = migrations::begin(&mut *connection, migrator).await?;
+                    let run = migrator.run(&mut *connection).await;
+                    migrations::finish(&mut *connection, migrator, before, run).await
+                }
+                .await;
                 connection.finish(result.map_err(failed))
             }
         }

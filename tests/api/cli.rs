@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::TestDb;
 
 /// The binary with a clean environment: no inherited tokenmint or database variables.
-fn tokenmint(dir: &std::path::Path) -> Command {
+pub fn tokenmint(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tokenmint"));
     command.current_dir(dir).stdin(Stdio::null());
     for variable in tokenmint::config::VARIABLES {
@@ -363,5 +363,65 @@ fn sessions_are_listed_and_revoked_from_the_cli() {
         .unwrap();
     assert!(!neither.status.success());
     drop(harness);
+    drop(runtime);
+}
+
+/// The lines `tokenmint migrate` should print for a fresh database of `backend`: one per
+/// migration file (`0002_refresh_state.sql` → `applied migration 0002 refresh state`).
+fn expected_migrations(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".sql").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|name| {
+            let (version, description) = name.split_once('_').unwrap();
+            format!(
+                "applied migration {version} {}",
+                description.replace('_', " ")
+            )
+        })
+        .collect()
+}
+
+/// `tokenmint migrate` says what it applied, then that nothing is left, on both backends.
+#[test]
+fn migrate_lists_what_it_applied_then_says_the_database_is_up_to_date() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (backend, db) in [
+        ("sqlite", TestDb::sqlite()),
+        ("postgres", runtime.block_on(TestDb::postgres())),
+    ] {
+        let migrate = || {
+            let output = tokenmint(db.dir.path())
+                .env("DATABASE_URL", &db.url)
+                .arg("migrate")
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{backend}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap()
+        };
+        let expected = expected_migrations(backend);
+        let up_to_date = format!("database is up to date ({} migrations)", expected.len());
+        let mut first: Vec<String> = expected.clone();
+        first.push(up_to_date.clone());
+        assert_eq!(migrate().lines().collect::<Vec<_>>(), first, "{backend}");
+        assert_eq!(
+            migrate().lines().collect::<Vec<_>>(),
+            [up_to_date],
+            "{backend}"
+        );
+        drop(db);
+    }
     drop(runtime);
 }

@@ -87,6 +87,8 @@ impl TestDb {
         let mut env = vec![
             ("DATABASE_URL".to_owned(), self.url.clone()),
             ("TOKENMINT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            // Tests stop servers often; none needs load balancers to notice the drain.
+            ("TOKENMINT_SHUTDOWN_DELAY".to_owned(), "0s".to_owned()),
         ];
         if self.backend == Backend::Postgres {
             env.push(("TOKENMINT_KEK".to_owned(), TEST_KEK.to_owned()));
@@ -242,6 +244,18 @@ impl TestApp {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
+    }
+
+    /// Starts the shutdown (as SIGTERM would) without waiting for it; see [`TestApp::stopped`].
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits until the server has stopped, and returns how `App::run_until` ended.
+    pub async fn stopped(mut self) -> anyhow::Result<()> {
+        (&mut self.server).await.unwrap()
     }
 
     /// Stops the server gracefully and waits until it has released the database.

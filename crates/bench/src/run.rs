@@ -105,6 +105,8 @@ fn server_env(
         // Every request comes from loopback, one client to the limiter: the default (1200/min)
         // would refuse most of a run. Still on, so its cost per request is measured.
         ("TOKENMINT_RATE_LIMIT_IP", "1000000/s"),
+        // Nothing routes by readiness here: stop at once after SIGTERM.
+        ("TOKENMINT_SHUTDOWN_DELAY", "0s"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -217,7 +217,7 @@ pub struct Health {
 /// Readiness: the database answers and a signing key is loaded.
 #[derive(ToSchema)]
 pub struct Readiness {
-    /// `ready` or `not_ready`.
+    /// `ready`, `not_ready`, or `draining` (shutdown has begun; `checks` is then empty).
     status: String,
     /// Each check and its outcome: `database` (`ok`, `unavailable` or `timeout`) and
     /// `signing_key` (`ok` or `missing`).
