@@ -10,6 +10,7 @@
 //! - [`store`]: the PostgreSQL and SQLite implementations of the domain's storage port.
 //! - [`crypto`]: sealing, the key-encryption key, signing keys and JWKs (aws-lc-rs).
 //! - [`http`]: routes and middleware; thin adapters over the domain.
+//! - [`prometheus`]: the metrics registry, counting the domain's events for `/metrics`.
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
 //! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod prometheus;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -78,6 +78,7 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD_FILE",
     "TOKENMINT_CORS_ORIGINS",
     "TOKENMINT_SQLITE_SYNCHRONOUS",
+    "TOKENMINT_METRICS_LISTEN",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -237,6 +238,9 @@ pub struct Config {
     /// `TOKENMINT_CORS_ORIGINS`: exact origins (`https://app.example.com`) whose browser pages
     /// may call the OAuth and well-known endpoints; empty by default (no CORS at all).
     pub cors_origins: Vec<String>,
+    /// `TOKENMINT_METRICS_LISTEN`: when set, `/metrics` is served on this address only (and
+    /// answers 404 on `TOKENMINT_LISTEN`), so it need not be exposed with the API.
+    pub metrics_listen: Option<SocketAddr>,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -385,6 +389,14 @@ impl Config {
                     _ => Err("expected `normal` or `full`".into()),
                 },
             )?,
+            metrics_listen: raw.parse("TOKENMINT_METRICS_LISTEN", "", |v| {
+                (!v.is_empty())
+                    .then(|| {
+                        SocketAddr::from_str(v)
+                            .map_err(|_| "expected an address like 0.0.0.0:9090".to_owned())
+                    })
+                    .transpose()
+            })?,
             issuer,
             key_reload_interval: Duration::from_secs(30),
         })

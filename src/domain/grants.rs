@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::error::TokenError;
+use super::events::{Events, NoEvents};
 use super::keys::KeyRing;
 use super::ports::{IdentityProvider, Store};
 use super::session::Grant;
@@ -66,6 +67,7 @@ pub struct TokenService {
     pub(super) keys: KeyRing,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) policy: Arc<TokenPolicy>,
+    pub(super) events: Arc<dyn Events>,
 }
 
 impl TokenService {
@@ -84,7 +86,15 @@ impl TokenService {
             keys,
             clock,
             policy: Arc::new(policy),
+            events: Arc::new(NoEvents),
         }
+    }
+
+    /// Reports the grants' outcomes, reuse detections, grace-window hits and revocations to
+    /// `events` (nowhere by default).
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
     }
 
     /// The key set the service signs with (also used to verify its own access tokens).

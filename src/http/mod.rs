@@ -9,6 +9,7 @@ mod extract;
 mod feed;
 mod health;
 mod me;
+mod metrics;
 mod oauth;
 mod views;
 mod webhooks;
@@ -38,6 +39,7 @@ use crate::domain::ports::Store;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 
+pub use self::metrics::{METRICS_PATH, metrics_router};
 pub use error::{OAuthError, Problem};
 
 /// Largest request body accepted. Token requests are a few hundred bytes and Appwrite's
@@ -92,6 +94,8 @@ pub struct Services {
     pub webhooks: WebhookHandler,
     /// The revocation feed.
     pub feed: RevocationFeed,
+    /// This app's metrics registry.
+    pub metrics: Arc<crate::prometheus::Metrics>,
 }
 
 /// The error format of a route: what its refusals look like, including 405 and malformed
@@ -199,6 +203,7 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::GET, "/healthz", get(health::get_health)),
         (Method::GET, "/readyz", get(health::get_readiness)),
+        (Method::GET, METRICS_PATH, get(metrics::get_metrics)),
     ]
 }
 
@@ -222,15 +227,26 @@ fn exposed_to_browsers(path: &str) -> bool {
 /// The whole HTTP API with its middleware: request ids (set or kept, and echoed), a trace span
 /// per request carrying that id, a timeout, and a body-size limit; CORS on the public OAuth
 /// and well-known routes when origins are configured; a 405 in the route's own error format.
+/// Request metrics for every answer; `/metrics` itself only without `TOKENMINT_METRICS_LISTEN`
+/// (see [`metrics_router`]).
 pub fn router(state: AppState) -> Router {
     let cors = cors::layer(&state.config.cors_origins);
+    let separate_metrics = state.config.metrics_listen.is_some();
     let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for (_, path, handler) in routes() {
+        if separate_metrics && path == METRICS_PATH {
+            continue;
+        }
         match by_path.iter_mut().find(|(p, _)| *p == path) {
             Some((_, routed)) => *routed = std::mem::take(routed).merge(handler),
             None => by_path.push((path, handler)),
         }
     }
+    let paths: Vec<&'static str> = by_path.iter().map(|(path, _)| *path).collect();
+    let tracking = Arc::new(metrics::HttpMetrics::new(
+        Arc::clone(&state.metrics),
+        &paths,
+    ));
     let mut routes = Router::new();
     for (path, handler) in by_path {
         let family = ErrorFamily::of(path);
@@ -250,6 +266,10 @@ pub fn router(state: AppState) -> Router {
                     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(axum::middleware::from_fn_with_state(
+                tracking,
+                metrics::track_requests,
+            ))
             .layer(axum::middleware::from_fn(answer_within_timeout))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
