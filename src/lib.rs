@@ -12,6 +12,7 @@
 //! - [`http`]: routes and middleware; thin adapters over the domain.
 //! - [`ratelimit`]: the rate limiters (governor) behind the HTTP limits and the domain's
 //!   per-user exchange limit.
+//! - [`prometheus`]: the metrics registry, counting the domain's events for `/metrics`.
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
 //! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
 //! - [`healthcheck`]: the container's health probe; [`demo`]: the guided tour.
@@ -25,6 +26,7 @@ pub mod demo;
 pub mod domain;
 pub mod healthcheck;
 pub mod http;
+pub mod prometheus;
 pub mod ratelimit;
 mod shutdown;
 pub mod startup;

@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::kek::Kek;
 use crate::domain::admin_keys::AdminKeys;
+use crate::domain::events::Events;
 use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::{TokenPolicy, TokenService};
 use crate::domain::keys::{KeyManager, KeyRing, RotationPolicy, SigningAlgorithm};
@@ -22,6 +23,7 @@ use crate::domain::ports::IdentityProvider;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::http::{self, AppState, Services};
+use crate::prometheus::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::shutdown;
 use crate::store::{Database, MigrationReport};
@@ -29,6 +31,7 @@ use crate::store::{Database, MigrationReport};
 /// A built, bound, not yet serving tokenmint.
 pub struct App {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     database: Database,
     state: AppState,
     key_manager: KeyManager,
@@ -79,13 +82,17 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (TOKENMINT_LISTEN)", config.listen))?;
+        let metrics_listener = bind_metrics(&config).await?;
         if config.appwrite_project_id.is_none() {
             tracing::warn!("APPWRITE_PROJECT_ID is not set: token exchange is disabled");
         }
-        let identity = identity_provider(&config)?;
+        let metrics = app_metrics(&database, &keys);
+        let events: Arc<dyn Events> = metrics.clone();
+        let identity = identity_provider(&config, &events, &metrics)?;
         let store = database.store();
         let access_ttl = policy.access_ttl;
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
+        metrics.watch_rate_limits(Arc::clone(&rate_limits));
         let tokens = TokenService::new(
             Arc::clone(&store),
             identity,
@@ -93,17 +100,21 @@ impl App {
             Arc::clone(&clock),
             policy,
         )
-        .with_user_rate_limit(rate_limits.clone());
+        .with_user_rate_limit(rate_limits.clone())
+        .with_events(Arc::clone(&events));
         let state = AppState::new(Services {
             admin_keys: AdminKeys::new(
                 Arc::clone(&store),
                 Arc::clone(&clock),
                 config.admin_key_cache_ttl,
             ),
-            sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
-            webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl),
+            sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock), access_ttl)
+                .with_events(Arc::clone(&events)),
+            webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl)
+                .with_events(events),
             feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock)),
             draining: http::Draining::default(),
+            metrics,
             key_manager: key_manager.clone(),
             rate_limits,
             config: Arc::new(config),
@@ -114,6 +125,7 @@ impl App {
         });
         Ok(Self {
             listener,
+            metrics_listener,
             database,
             state,
             key_manager,
@@ -124,6 +136,11 @@ impl App {
     /// The address the listener is bound to (the real port when configured with port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the separate metrics listener (`TOKENMINT_METRICS_LISTEN`), if any.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics_listener.as_ref().map(TcpListener::local_addr)
     }
 
     /// Serves until SIGTERM or ctrl-c, then shuts down as [`App::run_until`] describes.
@@ -160,6 +177,12 @@ impl App {
         let sweep = tokio::spawn(crate::ratelimit::sweep_periodically(
             self.state.rate_limits.clone(),
         ));
+        let upkeep = tokio::spawn(crate::prometheus::keep_up(Arc::clone(&self.state.metrics)));
+        // Scrapes need no draining: this listener simply stops with the main one.
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = http::metrics_router(self.state.clone());
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        });
         let address = self.listener.local_addr()?;
         tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
         let (closing, closed) = tokio::sync::watch::channel(false);
@@ -186,8 +209,12 @@ impl App {
         if let Some(listen) = listen {
             listen.abort();
         }
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         purge.abort();
         sweep.abort();
+        upkeep.abort();
         self.database.close().await;
         tracing::info!("tokenmint stopped");
         served.context("the HTTP server failed")
@@ -213,8 +240,32 @@ fn duration(duration: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
-/// The Appwrite client, when `APPWRITE_PROJECT_ID` is set.
-fn identity_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn IdentityProvider>>> {
+/// The separate metrics listener, when `TOKENMINT_METRICS_LISTEN` is set.
+async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    let Some(address) = config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (TOKENMINT_METRICS_LISTEN)"))?;
+    Ok(Some(listener))
+}
+
+/// This app's metrics registry, reading the pool and the keys at scrape time.
+fn app_metrics(database: &Database, keys: &KeyRing) -> Arc<Metrics> {
+    let metrics = Arc::new(Metrics::new());
+    metrics.watch_pool(database.pool_status());
+    metrics.watch_keys(keys.clone());
+    metrics
+}
+
+/// The Appwrite client, when `APPWRITE_PROJECT_ID` is set; its circuit breaker is reported
+/// in `metrics`.
+fn identity_provider(
+    config: &Config,
+    events: &Arc<dyn Events>,
+    metrics: &Metrics,
+) -> anyhow::Result<Option<Arc<dyn IdentityProvider>>> {
     let Some(project_id) = &config.appwrite_project_id else {
         return Ok(None);
     };
@@ -224,7 +275,9 @@ fn identity_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn IdentityP
         config.appwrite_connect_timeout,
         config.appwrite_timeout,
     )
-    .map_err(|err| anyhow::anyhow!("cannot build the Appwrite client: {err}"))?;
+    .map_err(|err| anyhow::anyhow!("cannot build the Appwrite client: {err}"))?
+    .with_events(Arc::clone(events));
+    metrics.watch_circuit(client.circuit_breaker());
     Ok(Some(Arc::new(client)))
 }
 

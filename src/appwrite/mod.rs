@@ -11,7 +11,7 @@ pub mod model;
 pub mod webhook;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 
 use self::breaker::{CircuitBreaker, Outcome};
 use self::model::{Account, AppwriteSession, ErrorBody, JwtPayload};
+use crate::domain::events::{Events, IdentityOutcome, NoEvents};
 use crate::domain::ports::{
     BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
 };
@@ -33,13 +34,24 @@ use crate::domain::text::is_identifier;
 const DEFAULT_RATE_LIMIT_WAIT: u64 = 60;
 
 /// Client of one Appwrite project.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppwriteClient {
     http: reqwest::Client,
     endpoint: String,
     project_id: String,
     timeout: Duration,
     breaker: Arc<CircuitBreaker>,
+    events: Arc<dyn Events>,
+}
+
+impl std::fmt::Debug for AppwriteClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppwriteClient")
+            .field("endpoint", &self.endpoint)
+            .field("project_id", &self.project_id)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +80,19 @@ impl AppwriteClient {
             project_id: project_id.to_owned(),
             timeout,
             breaker: Arc::default(),
+            events: Arc::new(NoEvents),
         })
     }
 
     /// The circuit breaker in front of Appwrite (its state is exported as a metric).
     pub fn circuit_breaker(&self) -> Arc<CircuitBreaker> {
         Arc::clone(&self.breaker)
+    }
+
+    /// Reports each verification's outcome and duration to `events` (nowhere by default).
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
     }
 
     /// GET `path` with the proof header; one retry when the connection itself fails (the
@@ -150,15 +169,45 @@ impl IdentityProvider for AppwriteClient {
                 SubjectProof::AppwriteSession(session) => self.verify_session(session).await,
             }
         };
+        let started = Instant::now();
         // The per-request timeout bounds each attempt; this bounds the whole, retry included.
-        let result = tokio::time::timeout(self.timeout, verification)
-            .await
-            .unwrap_or_else(|_| Err(unreadable("Appwrite did not answer in time")));
+        let (outcome, result) = match tokio::time::timeout(self.timeout, verification).await {
+            Ok(result) => (outcome_of(&result), result),
+            Err(_) => (
+                IdentityOutcome::Timeout,
+                Err(unreadable("Appwrite did not answer in time")),
+            ),
+        };
+        self.events.identity_verified(outcome, started.elapsed());
         permit.finish(match result {
             Err(IdentityError::Unavailable(_)) => Outcome::Failed,
             _ => Outcome::Answered,
         });
         result
+    }
+}
+
+fn outcome_of(result: &Result<VerifiedLogin, IdentityError>) -> IdentityOutcome {
+    match result {
+        Ok(_) => IdentityOutcome::Verified,
+        Err(IdentityError::Rejected) => IdentityOutcome::Rejected,
+        Err(IdentityError::Blocked) => IdentityOutcome::Blocked,
+        Err(IdentityError::PasswordResetRequired) => IdentityOutcome::PasswordResetRequired,
+        Err(IdentityError::MoreFactorsRequired) => IdentityOutcome::MoreFactorsRequired,
+        Err(IdentityError::RateLimited { .. }) => IdentityOutcome::RateLimited,
+        Err(IdentityError::Misconfigured) => IdentityOutcome::Misconfigured,
+        // reqwest's own timeout (of one attempt) is as much a timeout as the overall budget's.
+        Err(IdentityError::Unavailable(cause))
+            if cause
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout) =>
+        {
+            IdentityOutcome::Timeout
+        }
+        // Not a call: refused before Appwrite was asked (counted by the breaker itself).
+        Err(IdentityError::Unavailable(_) | IdentityError::CircuitOpen { .. }) => {
+            IdentityOutcome::Unavailable
+        }
     }
 }
 

@@ -83,60 +83,73 @@ fn datetime(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The events tokenmint acts on, in the order that decides which one a delivery naming
+/// several is about (Appwrite names an event in several forms, from `users.*` to
+/// `users.{id}.sessions.{id}.delete`; the most specific known form decides).
+pub const EVENTS: [&str; 8] = [
+    "users.*.sessions.*.delete",
+    "users.*.sessions.delete",
+    "users.*.delete",
+    "users.*.update.password",
+    "users.*.update.status",
+    "users.*.update.labels",
+    "users.*.update.name",
+    "users.*.update.email",
+];
+
+/// The event of [`EVENTS`] that decides what a delivery with
+/// `X-Appwrite-Webhook-Events: events` does; `None` when it names none of them.
+pub fn deciding_event(events: &str) -> Option<&'static str> {
+    EVENTS
+        .into_iter()
+        .find(|known| events.split(',').any(|name| name.trim() == *known))
+}
+
 /// The action for a delivery with `X-Appwrite-Webhook-Events: events` and `body`. Returns the
 /// event that decided it (for the audit log) and the action.
 pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), MalformedDelivery> {
-    let names: Vec<&str> = events.split(',').map(str::trim).collect();
-    let has = |name: &str| names.contains(&name);
+    let Some(event) = deciding_event(events) else {
+        return Ok((String::new(), WebhookAction::Ignore));
+    };
     let revoke = |user: UserPayload, reason, as_of| WebhookAction::RevokeUser {
         user_id: user.id,
         reason,
         as_of,
     };
-    let (event, action) = if has("users.*.sessions.*.delete") {
-        let session: SessionPayload =
-            serde_json::from_slice(body).map_err(|_| MalformedDelivery)?;
-        if !is_identifier(&session.id) || !is_identifier(&session.user_id) {
-            return Err(MalformedDelivery);
-        }
-        let action = WebhookAction::RevokeAppwriteSession {
-            user_id: session.user_id,
-            appwrite_session_id: session.id,
-        };
-        ("users.*.sessions.*.delete", action)
-    } else if has("users.*.sessions.delete") {
-        let action = revoke(user(body)?, RevocationReason::AppwriteSessionsDeleted, None);
-        ("users.*.sessions.delete", action)
-    } else if has("users.*.delete") {
-        let action = revoke(user(body)?, RevocationReason::AppwriteUserDeleted, None);
-        ("users.*.delete", action)
-    } else if has("users.*.update.password") {
-        // As of the change itself, so that a replay spares sessions created since.
-        let user = user(body)?;
-        let as_of = datetime(&user.password_update).or_else(|| datetime(&user.updated_at));
-        let action = revoke(user, RevocationReason::AppwritePasswordChanged, as_of);
-        ("users.*.update.password", action)
-    } else if has("users.*.update.status") {
-        let user = user(body)?;
-        let action = match user.status {
-            Some(false) => {
-                let as_of = datetime(&user.updated_at);
-                revoke(user, RevocationReason::AppwriteUserBlocked, as_of)
+    let action = match event {
+        "users.*.sessions.*.delete" => {
+            let session: SessionPayload =
+                serde_json::from_slice(body).map_err(|_| MalformedDelivery)?;
+            if !is_identifier(&session.id) || !is_identifier(&session.user_id) {
+                return Err(MalformedDelivery);
             }
-            _ => WebhookAction::Ignore,
-        };
-        ("users.*.update.status", action)
-    } else if let Some(event) = [
-        "users.*.update.labels",
-        "users.*.update.name",
-        "users.*.update.email",
-    ]
-    .into_iter()
-    .find(|e| has(e))
-    {
-        (event, snapshot_update(user(body)?)?)
-    } else {
-        ("", WebhookAction::Ignore)
+            WebhookAction::RevokeAppwriteSession {
+                user_id: session.user_id,
+                appwrite_session_id: session.id,
+            }
+        }
+        "users.*.sessions.delete" => {
+            revoke(user(body)?, RevocationReason::AppwriteSessionsDeleted, None)
+        }
+        "users.*.delete" => revoke(user(body)?, RevocationReason::AppwriteUserDeleted, None),
+        "users.*.update.password" => {
+            // As of the change itself, so that a replay spares sessions created since.
+            let user = user(body)?;
+            let as_of = datetime(&user.password_update).or_else(|| datetime(&user.updated_at));
+            revoke(user, RevocationReason::AppwritePasswordChanged, as_of)
+        }
+        "users.*.update.status" => {
+            let user = user(body)?;
+            match user.status {
+                Some(false) => {
+                    let as_of = datetime(&user.updated_at);
+                    revoke(user, RevocationReason::AppwriteUserBlocked, as_of)
+                }
+                _ => WebhookAction::Ignore,
+            }
+        }
+        // The labels, name and email updates.
+        _ => snapshot_update(user(body)?)?,
     };
     Ok((event.to_owned(), action))
 }

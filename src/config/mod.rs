@@ -88,6 +88,7 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_TRUSTED_PROXIES",
     "TOKENMINT_SHUTDOWN_DELAY",
     "TOKENMINT_SHUTDOWN_TIMEOUT",
+    "TOKENMINT_METRICS_LISTEN",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -258,6 +259,9 @@ pub struct Config {
     /// `TOKENMINT_SHUTDOWN_TIMEOUT`: once the listener is closed, how long requests in flight
     /// may take to finish before the process exits without them.
     pub shutdown_timeout: Duration,
+    /// `TOKENMINT_METRICS_LISTEN`: when set, `/metrics` is served on this address only (and
+    /// answers 404 on `TOKENMINT_LISTEN`), so it need not be exposed with the API.
+    pub metrics_listen: Option<SocketAddr>,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -418,6 +422,14 @@ impl Config {
                 "20s",
                 SHUTDOWN_TIMEOUT,
             )?,
+            metrics_listen: raw.parse("TOKENMINT_METRICS_LISTEN", "", |v| {
+                (!v.is_empty())
+                    .then(|| {
+                        SocketAddr::from_str(v)
+                            .map_err(|_| "expected an address like 0.0.0.0:9090".to_owned())
+                    })
+                    .transpose()
+            })?,
             issuer,
             key_reload_interval: Duration::from_secs(30),
         })

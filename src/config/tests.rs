@@ -103,6 +103,7 @@ fn invalid_values_name_their_variable() {
         ("TOKENMINT_APPWRITE_WEBHOOK_USERNAME", "appwrite"),
         ("TOKENMINT_SQLITE_SYNCHRONOUS", "off"),
         ("TOKENMINT_CORS_ORIGINS", "*"),
+        ("TOKENMINT_METRICS_LISTEN", "localhost:9090"),
     ];
     for (variable, value) in cases {
         assert_eq!(
@@ -113,6 +114,13 @@ fn invalid_values_name_their_variable() {
         let message = load(&[(variable, value)]).unwrap_err().to_string();
         assert!(message.starts_with(variable), "{message}");
     }
+}
+
+#[test]
+fn metrics_listen_is_unset_by_default_and_read_when_set() {
+    assert_eq!(load(&[]).unwrap().metrics_listen, None);
+    let config = load(&[("TOKENMINT_METRICS_LISTEN", "0.0.0.0:9090")]).unwrap();
+    assert_eq!(config.metrics_listen, Some("0.0.0.0:9090".parse().unwrap()));
 }
 
 #[test]

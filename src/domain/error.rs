@@ -12,8 +12,8 @@ pub enum TokenError {
     InvalidRequest(String),
     /// The grant (refresh token or subject token) is invalid, expired, used or revoked, or the
     /// user may not sign in (400 `invalid_grant`).
-    #[error("{0}")]
-    InvalidGrant(String),
+    #[error("{}", .0.description())]
+    InvalidGrant(InvalidGrantReason),
     /// The scope is malformed or exceeds what was granted (400 `invalid_scope`).
     #[error("{0}")]
     InvalidScope(String),
@@ -73,13 +73,105 @@ impl From<StoreError> for TokenError {
 }
 
 impl TokenError {
-    /// `invalid_grant` with a description.
-    pub fn invalid_grant(description: &str) -> Self {
-        Self::InvalidGrant(description.to_owned())
+    /// `invalid_grant` for `reason`.
+    pub fn invalid_grant(reason: InvalidGrantReason) -> Self {
+        Self::InvalidGrant(reason)
     }
 
     /// `invalid_request` with a description.
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::InvalidRequest(description.into())
+    }
+}
+
+impl TokenError {
+    /// The RFC 6749 §5.2 (or RFC 8693 §2.2.2) `error` code this error is answered with.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::SlowDown { .. } => "slow_down",
+            Self::TemporarilyUnavailable { .. } | Self::NoSigningKey => "temporarily_unavailable",
+            Self::ExchangeNotConfigured
+            | Self::UpstreamMisconfigured
+            | Self::Store(_)
+            | Self::Crypto(_) => "server_error",
+        }
+    }
+}
+
+/// Why a grant is `invalid_grant`: a bounded set, for metrics and logs. Clients see only the
+/// [description](Self::description), which for refresh tokens is the same whatever the
+/// reason: a caller holding a stolen token learns nothing from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidGrantReason {
+    /// Not a refresh token tokenmint issued, or one whose session is gone.
+    UnknownToken,
+    /// The token's session has ended: revoked, or past its absolute or idle lifetime.
+    SessionEnded,
+    /// A used refresh token presented after the grace window: its session is now revoked.
+    TokenReuse,
+    /// The session is bound to another client (RFC 9700 §4.14).
+    ClientMismatch,
+    /// Appwrite rejected the subject token (invalid, expired, or its session is gone).
+    SubjectRejected,
+    /// The Appwrite user is blocked.
+    UserBlocked,
+    /// The user must reset their password first.
+    PasswordResetRequired,
+    /// The user must complete multi-factor authentication first.
+    MoreFactorsRequired,
+    /// The user or the Appwrite session was revoked while the exchange was being checked.
+    RevokedDuringExchange,
+}
+
+/// What a client is told about an unusable refresh token, whatever the reason.
+const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
+
+impl InvalidGrantReason {
+    /// Every reason.
+    pub const ALL: [Self; 9] = [
+        Self::UnknownToken,
+        Self::SessionEnded,
+        Self::TokenReuse,
+        Self::ClientMismatch,
+        Self::SubjectRejected,
+        Self::UserBlocked,
+        Self::PasswordResetRequired,
+        Self::MoreFactorsRequired,
+        Self::RevokedDuringExchange,
+    ];
+
+    /// Its name in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownToken => "unknown_token",
+            Self::SessionEnded => "session_ended",
+            Self::TokenReuse => "refresh_token_reuse",
+            Self::ClientMismatch => "client_mismatch",
+            Self::SubjectRejected => "subject_token_rejected",
+            Self::UserBlocked => "user_blocked",
+            Self::PasswordResetRequired => "password_reset_required",
+            Self::MoreFactorsRequired => "more_factors_required",
+            Self::RevokedDuringExchange => "revoked_during_exchange",
+        }
+    }
+
+    /// The `error_description` clients get.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::UnknownToken | Self::SessionEnded | Self::TokenReuse => INVALID_REFRESH_TOKEN,
+            Self::ClientMismatch => "the refresh token was issued to another client",
+            Self::SubjectRejected => "the Appwrite session is invalid or has expired",
+            Self::UserBlocked => "user is blocked",
+            Self::PasswordResetRequired => "the user must reset their password first",
+            Self::MoreFactorsRequired => "the user must complete multi-factor authentication first",
+            Self::RevokedDuringExchange => {
+                "the sign-in was revoked while it was being checked; sign in again"
+            }
+        }
     }
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::audit::{Actor, AuditEvent, RequestContext};
-use super::error::TokenError;
+use super::error::{InvalidGrantReason, TokenError};
+use super::events::GrantType;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
 use super::ports::{IdentityError, NewSession, SubjectProof, VerifiedLogin};
 use super::session::Session;
@@ -70,6 +71,13 @@ struct ValidExchange {
 impl TokenService {
     /// Runs the token-exchange grant.
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<IssuedTokens, TokenError> {
+        let result = self.exchange_proof(request).await;
+        self.events
+            .grant_completed(GrantType::TokenExchange, result.as_ref().map(|_| ()));
+        result
+    }
+
+    async fn exchange_proof(&self, request: ExchangeRequest) -> Result<IssuedTokens, TokenError> {
         let identity = self
             .identity
             .clone()
@@ -113,7 +121,7 @@ impl TokenService {
                 "exchange refused: the user or the Appwrite session was revoked meanwhile"
             );
             return Err(TokenError::invalid_grant(
-                "the sign-in was revoked while it was being checked; sign in again",
+                InvalidGrantReason::RevokedDuringExchange,
             ));
         }
         let session = new.session;
@@ -234,15 +242,13 @@ impl TokenService {
 /// where the user can act on it, and nothing of Appwrite's own answer.
 fn identity_error(err: IdentityError) -> TokenError {
     match err {
-        IdentityError::Rejected => {
-            TokenError::invalid_grant("the Appwrite session is invalid or has expired")
-        }
-        IdentityError::Blocked => TokenError::invalid_grant("user is blocked"),
+        IdentityError::Rejected => TokenError::invalid_grant(InvalidGrantReason::SubjectRejected),
+        IdentityError::Blocked => TokenError::invalid_grant(InvalidGrantReason::UserBlocked),
         IdentityError::PasswordResetRequired => {
-            TokenError::invalid_grant("the user must reset their password first")
+            TokenError::invalid_grant(InvalidGrantReason::PasswordResetRequired)
         }
         IdentityError::MoreFactorsRequired => {
-            TokenError::invalid_grant("the user must complete multi-factor authentication first")
+            TokenError::invalid_grant(InvalidGrantReason::MoreFactorsRequired)
         }
         IdentityError::RateLimited { retry_after } => TokenError::SlowDown { retry_after },
         IdentityError::Misconfigured => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::error::TokenError;
+use super::events::{Events, NoEvents};
 use super::keys::KeyRing;
 use super::ports::{IdentityProvider, Store};
 use super::rate_limit::{Unlimited, UserRateLimit};
@@ -68,6 +69,7 @@ pub struct TokenService {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) policy: Arc<TokenPolicy>,
     pub(super) user_limit: Arc<dyn UserRateLimit>,
+    pub(super) events: Arc<dyn Events>,
 }
 
 impl TokenService {
@@ -87,12 +89,20 @@ impl TokenService {
             clock,
             policy: Arc::new(policy),
             user_limit: Arc::new(Unlimited),
+            events: Arc::new(NoEvents),
         }
     }
 
     /// Limits each Appwrite user's token exchanges with `limit` (none by default).
     pub fn with_user_rate_limit(mut self, limit: Arc<dyn UserRateLimit>) -> Self {
         self.user_limit = limit;
+        self
+    }
+
+    /// Reports the grants' outcomes, reuse detections, grace-window hits and revocations to
+    /// `events` (nowhere by default).
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
         self
     }
 

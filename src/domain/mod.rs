@@ -7,6 +7,7 @@ pub mod access;
 pub mod admin_keys;
 pub mod audit;
 pub mod error;
+pub mod events;
 pub mod exchange;
 pub mod feed;
 pub mod grants;

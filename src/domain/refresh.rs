@@ -18,7 +18,8 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
-use super::error::TokenError;
+use super::error::{InvalidGrantReason, TokenError};
+use super::events::GrantType;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
 use super::ports::{Revocation, Rotation, TokenFamily};
 use super::session::{Grant, RevocationReason, Session};
@@ -50,21 +51,23 @@ impl std::fmt::Debug for RefreshRequest {
     }
 }
 
-const INVALID_TOKEN: &str = "the refresh token is invalid, expired or revoked";
-
-fn invalid_token() -> TokenError {
-    TokenError::invalid_grant(INVALID_TOKEN)
-}
-
 impl TokenService {
     /// Runs the refresh grant.
     pub async fn refresh(&self, request: RefreshRequest) -> Result<IssuedTokens, TokenError> {
+        let result = self.rotate(request).await;
+        self.events
+            .grant_completed(GrantType::RefreshToken, result.as_ref().map(|_| ()));
+        result
+    }
+
+    async fn rotate(&self, request: RefreshRequest) -> Result<IssuedTokens, TokenError> {
         let text = request
             .refresh_token
             .as_deref()
             .ok_or_else(|| TokenError::invalid_request("refresh_token is required"))?;
         check_visible_ascii("refresh_token", text, 512)?;
-        let presented = RefreshToken::parse(text).ok_or_else(invalid_token)?;
+        let presented = RefreshToken::parse(text)
+            .ok_or_else(|| TokenError::invalid_grant(InvalidGrantReason::UnknownToken))?;
         let now = self.clock.now();
         if request.scope.is_some() {
             let family = self.live_family(&presented, &request, now).await?;
@@ -112,8 +115,10 @@ impl TokenService {
             .store
             .token_family(&presented.family(), &presented.hash())
             .await?
-            .filter(|family| family.session.is_active(now))
-            .ok_or_else(invalid_token)?;
+            .ok_or_else(|| TokenError::invalid_grant(InvalidGrantReason::UnknownToken))?;
+        if !family.session.is_active(now) {
+            return Err(TokenError::invalid_grant(InvalidGrantReason::SessionEnded));
+        }
         check_client(
             family.session.client_id.as_deref(),
             request.client_id.as_deref(),
@@ -164,8 +169,10 @@ impl TokenService {
             .filter(|p| p.hash == hash && self.within_grace(p.used_at, now))
         {
             let text = successor::open(presented.expose(), &hash.0, &previous.successor_sealed)?;
-            return RefreshToken::parse(&text)
-                .ok_or(TokenError::Crypto(crate::crypto::CryptoError));
+            let successor =
+                RefreshToken::parse(&text).ok_or(TokenError::Crypto(crate::crypto::CryptoError))?;
+            self.events.grace_window_hit();
+            return Ok(successor);
         }
         if family.current == Some(hash) {
             // Current, yet two rotations in a row failed: something is contending; let the
@@ -175,9 +182,10 @@ impl TokenService {
                 retry_after: super::error::DATABASE_RETRY_AFTER,
             });
         }
+        self.events.refresh_reuse_detected();
         self.revoke_for_reuse(&family.session, &request.context, now)
             .await?;
-        Err(invalid_token())
+        Err(TokenError::invalid_grant(InvalidGrantReason::TokenReuse))
     }
 
     /// Whether a token used at `used_at` may still be retried at `now`. Both are compared in
@@ -211,6 +219,7 @@ impl TokenService {
             .revoke_session(session.id, &revocation, &audit)
             .await?
         {
+            self.events.sessions_revoked(reason, 1);
             tracing::warn!(sid = %session.id, "refresh token reuse detected; session revoked");
         }
         Ok(())
@@ -252,7 +261,7 @@ fn narrowed_scope(
 fn check_client(bound: Option<&str>, presented: Option<&str>) -> Result<(), TokenError> {
     match bound {
         Some(bound) if presented != Some(bound) => Err(TokenError::invalid_grant(
-            "the refresh token was issued to another client",
+            InvalidGrantReason::ClientMismatch,
         )),
         _ => Ok(()),
     }

@@ -65,6 +65,7 @@ impl TokenService {
             )
             .await?
         {
+            self.events.sessions_revoked(reason, 1);
             tracing::info!(sid = %session_id, "session revoked by its holder");
         }
         Ok(())

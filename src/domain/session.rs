@@ -98,7 +98,8 @@ pub enum RevocationReason {
 }
 
 impl RevocationReason {
-    const ALL: [Self; 9] = [
+    /// Every reason.
+    pub const ALL: [Self; 9] = [
         Self::Logout,
         Self::Admin,
         Self::RefreshTokenReuse,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{Actor, AuditEvent, RequestContext};
+use super::events::{Events, NoEvents};
 use super::ports::{Revocation, SessionQuery, Store, StoreError, UserRevocation};
 use super::session::{RevocationReason, Session, not_before_after};
 use crate::clock::Clock;
@@ -40,6 +41,7 @@ pub struct SessionAdmin {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     access_ttl: chrono::Duration,
+    events: Arc<dyn Events>,
 }
 
 impl SessionAdmin {
@@ -49,7 +51,14 @@ impl SessionAdmin {
             store,
             clock,
             access_ttl,
+            events: Arc::new(NoEvents),
         }
+    }
+
+    /// Reports revocations to `events` (nowhere by default).
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
     }
 
     /// A user's sessions, newest first; live only unless `include_revoked`.
@@ -107,9 +116,13 @@ impl SessionAdmin {
             context,
             now,
         );
-        self.store
+        if self
+            .store
             .revoke_session(id, &Revocation::new(reason, now, self.access_ttl), &audit)
-            .await?;
+            .await?
+        {
+            self.events.sessions_revoked(reason, 1);
+        }
         self.store.find_session(id).await
     }
 
@@ -141,6 +154,7 @@ impl SessionAdmin {
             .store
             .revoke_user_sessions(user_id, &revocation, &audit)
             .await?;
+        self.events.sessions_revoked(reason, revoked.sessions.len());
         let (sessions, not_before) = (revoked.sessions, revoked.not_before);
         Ok(RevokedAll {
             sessions,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
+use super::events::{Events, NoEvents};
 use super::ports::{Revocation, Store, StoreError, UserRevocation};
 use super::session::{RevocationReason, UserSnapshot, not_before_after};
 use crate::clock::{Clock, later};
@@ -73,6 +74,7 @@ pub struct WebhookHandler {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     access_ttl: chrono::Duration,
+    events: Arc<dyn Events>,
 }
 
 impl WebhookHandler {
@@ -82,7 +84,20 @@ impl WebhookHandler {
             store,
             clock,
             access_ttl,
+            events: Arc::new(NoEvents),
         }
+    }
+
+    /// Reports revocations to `events` (nowhere by default). Deliveries themselves are
+    /// reported by the HTTP adapter, which sees the ones refused before they get here.
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Where deliveries are reported.
+    pub fn events(&self) -> &dyn Events {
+        self.events.as_ref()
     }
 
     /// Applies `action` for delivery `event`; returns how many sessions it changed.
@@ -106,6 +121,7 @@ impl WebhookHandler {
                     .store
                     .revoke_user_sessions(&user_id, &revocation, &audit)
                     .await?;
+                self.events.sessions_revoked(reason, revoked.sessions.len());
                 (user_id, revoked.sessions.len())
             }
             WebhookAction::RevokeAppwriteSession {
@@ -124,6 +140,7 @@ impl WebhookHandler {
                         &audit,
                     )
                     .await?;
+                self.events.sessions_revoked(reason, revoked.len());
                 (user_id, revoked.len())
             }
             WebhookAction::UpdateSnapshot {

@@ -236,7 +236,9 @@ impl From<TokenError> for OAuthError {
         let bad_request = StatusCode::BAD_REQUEST;
         match err {
             TokenError::InvalidRequest(d) => Self::new(bad_request, "invalid_request", d),
-            TokenError::InvalidGrant(d) => Self::new(bad_request, "invalid_grant", d),
+            TokenError::InvalidGrant(reason) => {
+                Self::new(bad_request, "invalid_grant", reason.description())
+            }
             TokenError::InvalidScope(d) => Self::new(bad_request, "invalid_scope", d),
             TokenError::InvalidTarget(d) => Self::new(bad_request, "invalid_target", d),
             TokenError::UnsupportedGrantType => Self::unsupported_grant_type(),
@@ -297,5 +299,55 @@ impl IntoResponse for OAuthError {
             headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::error::InvalidGrantReason;
+
+    /// Metrics label a grant's outcome with `TokenError::error_code`: it must be the code
+    /// the client was answered.
+    #[test]
+    fn the_answered_code_is_the_error_code() {
+        let errors = || {
+            vec![
+                TokenError::invalid_request("x"),
+                TokenError::invalid_grant(InvalidGrantReason::ClientMismatch),
+                TokenError::InvalidScope("x".into()),
+                TokenError::InvalidTarget("x".into()),
+                TokenError::UnsupportedGrantType,
+                TokenError::ExchangeNotConfigured,
+                TokenError::UpstreamMisconfigured,
+                TokenError::TemporarilyUnavailable {
+                    what: "x",
+                    retry_after: 1,
+                },
+                TokenError::SlowDown { retry_after: 1 },
+                TokenError::Store(StoreError::Corrupt("x".into())),
+                TokenError::Crypto(crate::crypto::CryptoError),
+                TokenError::NoSigningKey,
+            ]
+        };
+        for (error, code) in errors()
+            .into_iter()
+            .zip(errors().iter().map(TokenError::error_code))
+        {
+            assert_eq!(OAuthError::from(error).error, code);
+        }
+    }
+
+    #[test]
+    fn refresh_token_reasons_read_alike_to_clients() {
+        let answer = |reason| OAuthError::from(TokenError::invalid_grant(reason)).description;
+        assert_eq!(
+            answer(InvalidGrantReason::UnknownToken),
+            answer(InvalidGrantReason::TokenReuse)
+        );
+        assert_eq!(
+            answer(InvalidGrantReason::UnknownToken),
+            answer(InvalidGrantReason::SessionEnded)
+        );
     }
 }

@@ -12,6 +12,7 @@ mod feed;
 mod forwarded;
 mod health;
 mod me;
+mod metrics;
 mod oauth;
 mod openapi;
 mod rate_limit;
@@ -44,6 +45,7 @@ use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::ratelimit::RateLimits;
 
+pub use self::metrics::{METRICS_PATH, metrics_router};
 pub use error::{OAuthError, Problem};
 pub use health::Draining;
 
@@ -103,6 +105,8 @@ pub struct Services {
     pub rate_limits: Arc<RateLimits>,
     /// Set when shutdown begins: readiness fails from then on.
     pub draining: Draining,
+    /// This app's metrics registry.
+    pub metrics: Arc<crate::prometheus::Metrics>,
 }
 
 /// The error format of a route: what its refusals look like, including 405 and malformed
@@ -216,6 +220,7 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::GET, "/healthz", get(health::get_health)),
         (Method::GET, "/readyz", get(health::get_readiness)),
+        (Method::GET, METRICS_PATH, get(metrics::get_metrics)),
     ]
 }
 
@@ -241,17 +246,28 @@ fn exposed_to_browsers(path: &str) -> bool {
 /// and well-known routes when origins are configured; a 405 in the route's own error format.
 /// The client IP is resolved once per request (`client_ip`); the OAuth endpoints and the
 /// webhook are rate limited by it (`rate_limit`).
+/// Request metrics for every answer; `/metrics` itself only without `TOKENMINT_METRICS_LISTEN`
+/// (see [`metrics_router`]).
 pub fn router(state: AppState) -> Router {
     let cors = cors::layer(&state.config.cors_origins);
     let client_ip =
         axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip);
+    let separate_metrics = state.config.metrics_listen.is_some();
     let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for (_, path, handler) in routes() {
+        if separate_metrics && path == METRICS_PATH {
+            continue;
+        }
         match by_path.iter_mut().find(|(p, _)| *p == path) {
             Some((_, routed)) => *routed = std::mem::take(routed).merge(handler),
             None => by_path.push((path, handler)),
         }
     }
+    let paths: Vec<&'static str> = by_path.iter().map(|(path, _)| *path).collect();
+    let tracking = Arc::new(metrics::HttpMetrics::new(
+        Arc::clone(&state.metrics),
+        &paths,
+    ));
     let mut routes = Router::new();
     for (path, handler) in by_path {
         let family = ErrorFamily::of(path);
@@ -282,6 +298,10 @@ pub fn router(state: AppState) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(client_ip)
+            .layer(axum::middleware::from_fn_with_state(
+                tracking,
+                metrics::track_requests,
+            ))
             .layer(axum::middleware::from_fn(answer_within_timeout))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )

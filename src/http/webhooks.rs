@@ -27,10 +27,13 @@ use super::openapi::errors::{
 };
 use super::openapi::schemas::WebhookResult;
 use super::{AppState, BODY_LIMIT};
-use crate::appwrite::webhook::{action_for, signature_is_valid};
+use crate::appwrite::webhook::{action_for, deciding_event, signature_is_valid};
+use crate::domain::audit::RequestContext;
+use crate::domain::events::WebhookOutcome;
 use crate::domain::ports::StoreError;
+use crate::domain::webhook::WebhookAction;
 
-/// Handles one delivery.
+/// Handles one delivery, and reports how it ended.
 #[utoipa::path(
     post,
     path = "/webhooks/appwrite",
@@ -61,9 +64,24 @@ pub async fn receive_appwrite_webhook(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, Problem> {
+    let (event, outcome, answer) = deliver(&state, request).await;
+    state.webhooks.events().webhook_delivered(event, outcome);
+    answer
+}
+
+/// What a delivery is about (once authenticated), how it ended, and the answer.
+type Delivery = (
+    Option<&'static str>,
+    WebhookOutcome,
+    Result<Response, Problem>,
+);
+
+async fn deliver(state: &AppState, request: Request) -> Delivery {
     let config = &state.config;
     let Some(key) = &config.appwrite_webhook_key else {
-        return Err(Problem::new(StatusCode::NOT_FOUND).with_detail("webhooks are not configured"));
+        let refused =
+            Problem::new(StatusCode::NOT_FOUND).with_detail("webhooks are not configured");
+        return (None, WebhookOutcome::Disabled, Err(refused));
     };
     let context = request_context(&request);
     let headers = request.headers().clone();
@@ -72,13 +90,14 @@ pub async fn receive_appwrite_webhook(
         config.appwrite_webhook_username.as_deref(),
         config.appwrite_webhook_password.as_ref(),
     ) {
-        return Err(unauthorized("the webhook credentials are missing or wrong"));
+        let refused = unauthorized("the webhook credentials are missing or wrong");
+        return (None, WebhookOutcome::Unauthorized, Err(refused));
     }
-    let body = to_bytes(request.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|_| {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail("the body is too large")
-        })?;
+    let Ok(body) = to_bytes(request.into_body(), BODY_LIMIT).await else {
+        let refused =
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail("the body is too large");
+        return (None, WebhookOutcome::TooLarge, Err(refused));
+    };
     let signature = header_text(&headers, "x-appwrite-webhook-signature");
     if !signature_is_valid(
         key.expose_secret(),
@@ -87,25 +106,45 @@ pub async fn receive_appwrite_webhook(
         signature,
     ) {
         tracing::warn!(request_id = ?context.request_id, "Appwrite webhook with a missing or bad signature");
-        return Err(unauthorized("the webhook signature is missing or wrong"));
+        let refused = unauthorized("the webhook signature is missing or wrong");
+        return (None, WebhookOutcome::Unauthorized, Err(refused));
     }
     let events = header_text(&headers, "x-appwrite-webhook-events");
-    let Ok((event, action)) = action_for(events, &body) else {
+    apply_signed(state, events, &body, &context).await
+}
+
+/// Applies an authenticated delivery: whatever its content, it is answered 200 unless the
+/// database is unavailable.
+async fn apply_signed(
+    state: &AppState,
+    events: &str,
+    body: &[u8],
+    context: &RequestContext,
+) -> Delivery {
+    let deciding = deciding_event(events);
+    let Ok((event, action)) = action_for(events, body) else {
         tracing::warn!(
             events,
             "signed Appwrite webhook that cannot be applied; ignored"
         );
-        return Ok(status("ignored", 0));
+        return (deciding, WebhookOutcome::Ignored, Ok(status("ignored", 0)));
     };
-    match state.webhooks.apply(&event, action, &context).await {
+    let outcome = if action == WebhookAction::Ignore {
+        WebhookOutcome::Ignored
+    } else {
+        WebhookOutcome::Applied
+    };
+    match state.webhooks.apply(&event, action, context).await {
         Ok(changed) => {
             tracing::info!(event, changed, "Appwrite webhook applied");
-            Ok(status("ok", changed))
+            (deciding, outcome, Ok(status("ok", changed)))
         }
-        Err(err @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => Err(err.into()),
+        Err(err @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
+            (deciding, WebhookOutcome::Unavailable, Err(err.into()))
+        }
         Err(err) => {
             tracing::error!(event, error = %err, source = ?std::error::Error::source(&err), "Appwrite webhook failed to apply; answered 200 so Appwrite keeps the webhook enabled");
-            Ok(status("failed", 0))
+            (deciding, WebhookOutcome::Failed, Ok(status("failed", 0)))
         }
     }
 }

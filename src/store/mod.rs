@@ -38,6 +38,12 @@ enum Backend {
     },
 }
 
+/// The pool alone, without what else the backend holds.
+enum PoolHandle {
+    Postgres(pool::Connections<sqlx::PgConnection>),
+    Sqlite(pool::Connections<sqlx::SqliteConnection>),
+}
+
 impl Database {
     /// Connects to the database named by `url` (`postgres://…` or `sqlite:…`), eagerly, so a
     /// wrong URL or a database that is down is reported at start-up.
@@ -133,6 +139,18 @@ impl Database {
         Ok(Some(KeyChangeListener(listener)))
     }
 
+    /// A reader of the connection pool's state, for metrics read at scrape time.
+    pub fn pool_status(&self) -> impl Fn() -> PoolStatus + Send + Sync + 'static {
+        let backend = match &self.backend {
+            Backend::Postgres { pool, .. } => PoolHandle::Postgres(pool.clone()),
+            Backend::Sqlite { pool, .. } => PoolHandle::Sqlite(pool.clone()),
+        };
+        move || match &backend {
+            PoolHandle::Postgres(pool) => pool.status(),
+            PoolHandle::Sqlite(pool) => pool.status(),
+        }
+    }
+
     /// Closes the pool: idle connections now, those in use as they are returned.
     pub async fn close(&self) {
         match &self.backend {
@@ -140,6 +158,19 @@ impl Database {
             Backend::Sqlite { pool, .. } => pool.close().await,
         }
     }
+}
+
+/// A connection pool's state at one moment (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Open connections, idle or in use.
+    pub size: usize,
+    /// Idle connections.
+    pub idle: usize,
+    /// The most connections the pool opens.
+    pub max_size: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
 }
 
 /// Notifications that another replica changed the signing keys.

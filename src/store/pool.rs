@@ -86,6 +86,17 @@ impl<C: sqlx::Connection> Connections<C> {
         }
     }
 
+    /// The pool's state now.
+    pub fn status(&self) -> super::PoolStatus {
+        let status = self.0.status();
+        super::PoolStatus {
+            size: status.size,
+            idle: status.available,
+            max_size: status.max_size,
+            waiting: status.waiting,
+        }
+    }
+
     /// Closes the pool: idle connections now, politely (the server is told), the others as
     /// they come back.
     pub async fn close(&self) {

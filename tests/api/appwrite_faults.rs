@@ -37,7 +37,7 @@ async fn a_truncated_appwrite_answer_is_temporarily_unavailable() {
 
 /// Ten failures in a row open the circuit: the next exchanges are answered 503 without a call
 /// to Appwrite, until the cool-down ends and one probe finds it healthy again. Refresh, which
-/// never calls Appwrite, is not affected.
+/// never calls Appwrite, is not affected. `/metrics` shows the circuit's state.
 #[tokio::test]
 async fn a_failing_appwrite_opens_the_circuit_until_a_probe_succeeds() {
     let harness = Harness::start(Backend::Sqlite).await;
@@ -66,11 +66,29 @@ async fn a_failing_appwrite_opens_the_circuit_until_a_probe_succeeds() {
     );
     let refreshed = harness.app.refresh(&session.refresh_token).await;
     assert_eq!(refreshed.status(), 200, "refresh does not need Appwrite");
+    let open = harness.app.scrape().await;
+    let state = |scrape: &crate::metrics_helpers::Scrape, state| {
+        scrape.value("tokenmint_appwrite_circuit_state", &[("state", state)])
+    };
+    assert_eq!((state(&open, "open"), state(&open, "closed")), (1.0, 0.0));
+    assert_eq!(
+        open.value("tokenmint_appwrite_circuit_opened_total", &[]),
+        1.0
+    );
+    assert_eq!(
+        open.value("tokenmint_appwrite_circuit_refused_total", &[]),
+        1.0
+    );
 
     tokio::time::sleep(COOL_DOWN + Duration::from_millis(200)).await;
     tokens(harness.app.exchange(JWT_TYPE, &user.jwt, &[]).await).await;
     tokens(harness.app.exchange(JWT_TYPE, &user.jwt, &[]).await).await;
     assert_eq!(harness.appwrite.requests().len(), calls + 2);
+    let closed = harness.app.scrape().await;
+    assert_eq!(
+        (state(&closed, "open"), state(&closed, "closed")),
+        (0.0, 1.0)
+    );
 }
 
 /// Rejections are answers: a flood of bad proofs says Appwrite is alive and never opens the

@@ -197,6 +197,8 @@ impl Drop for TestDb {
 /// The real server, serving on a random port until stopped or dropped.
 pub struct TestApp {
     pub address: String,
+    /// The separate metrics listener's base URL, when `TOKENMINT_METRICS_LISTEN` is set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -217,12 +219,17 @@ impl TestApp {
         let clock = Arc::new(ManualClock::starting_now());
         let app = App::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>).await?;
         let address = format!("http://{}", app.local_addr()?);
+        let metrics_address = app
+            .metrics_addr()
+            .transpose()?
+            .map(|a| format!("http://{a}"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
         Ok(Self {
             address,
+            metrics_address,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,

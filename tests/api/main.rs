@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod metrics_helpers;
 mod oauth_helpers;
 
 mod admin;
@@ -26,6 +27,7 @@ mod introspect;
 mod jwks;
 mod log_hygiene;
 mod me;
+mod metrics;
 mod migration;
 mod oauth_input;
 mod openapi;

@@ -220,6 +220,7 @@ async fn public(checker: &mut Checker, harness: &Harness) {
         "/.well-known/oauth-authorization-server",
         "/healthz",
         "/readyz",
+        "/metrics",
         "/openapi.json",
         "/docs",
         "/docs/",

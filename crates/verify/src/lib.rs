@@ -68,8 +68,14 @@
 //!
 //! With the `axum` feature, [`axum::VerifiedClaims`] extracts the claims of the request's
 //! bearer token (see `examples/orders_service.rs`).
+//!
+//! With the `metrics` feature, verifications, JWKS fetches and revocation-feed reads are
+//! counted through the `metrics` facade, into whatever recorder the application installs:
+//! `tokenmint_verify_verifications_total{outcome}`, `tokenmint_verify_jwks_fetches_total{outcome}`
+//! and `tokenmint_verify_feed_fetches_total{outcome}` (see the README of tokenmint).
 
 mod claims;
+mod counters;
 mod error;
 mod feed;
 mod jwks;

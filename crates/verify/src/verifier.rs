@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, watch};
 
+use crate::counters;
 use crate::feed::{FeedFailurePolicy, Revocations, fetch_page};
 use crate::jwks::{ACCEPTED, FetchedKeys, PinnedKey, fetch};
 use crate::keys::{KeyCache, Lookup, Reason};
@@ -225,6 +226,12 @@ impl Verifier {
 
     /// Verifies an access token (the bearer token, without `Bearer `) and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let result = self.check(token).await;
+        counters::verification(&result);
+        result
+    }
+
+    async fn check(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLarge);
         }
@@ -388,7 +395,9 @@ async fn run_fetch(inner: Arc<Inner>) {
         inner,
         result: None,
     };
-    pending.result = Some(pending.inner.fetch_jwks().await);
+    let result = pending.inner.fetch_jwks().await;
+    counters::jwks_fetch(&result);
+    pending.result = Some(result);
 }
 
 impl FeedState {
@@ -476,7 +485,9 @@ impl Inner {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
                 .next_url(&feed.url);
-            let page = fetch_page(&self.http, &url).await?;
+            let page = fetch_page(&self.http, &url).await;
+            counters::feed_fetch(&page);
+            let page = page?;
             let more = page.more;
             let mut revocations = feed
                 .revocations

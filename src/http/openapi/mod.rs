@@ -46,6 +46,7 @@ that takes too long is answered 503 with `Retry-After`. Bodies are limited to 64
         admin::list_audit_events,
         health::get_health,
         health::get_readiness,
+        super::metrics::get_metrics,
         get_openapi,
         docs::get_docs,
         docs::get_docs_page,
@@ -59,7 +60,7 @@ that takes too long is answered 503 with `Retry-After`. Bodies are limited to 64
         (name = "verifiers", description = "The revocation feed"),
         (name = "webhooks", description = "Appwrite webhook receiver"),
         (name = "admin", description = "Admin API (an admin key with the `admin` role)"),
-        (name = "operations", description = "Health, readiness and API documentation"),
+        (name = "operations", description = "Health, readiness, metrics and API documentation"),
     )
 )]
 struct ApiDoc;

@@ -1,0 +1,169 @@
+//! `GET /metrics` (Prometheus text exposition) and the HTTP request metrics: a middleware
+//! counting every answer by route template, method and status, with its latency.
+//!
+//! `/metrics` is served on the main listener, or — when `TOKENMINT_METRICS_LISTEN` is set —
+//! only on that address ([`metrics_router`]), so it need not be exposed with the API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics::{Counter, Histogram, Label};
+
+use super::{AppState, ErrorFamily, error};
+use crate::prometheus::slots::Slots;
+use crate::prometheus::{CONTENT_TYPE, Metrics, names};
+
+/// The path of the metrics endpoint.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// `route` of requests that matched no route: raw paths are never labels.
+const UNMATCHED: &str = "unmatched";
+
+/// Methods with a slot of their own; any other is `other`.
+const METHODS: [&str; 7] = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"];
+const OTHER_METHOD: &str = "other";
+
+/// Statuses with a slot of their own: every status tokenmint answers. Others are counted too,
+/// on the slower path that registers their handle on each request.
+const STATUSES: [u16; 19] = [
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504,
+];
+
+/// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "The Prometheus text exposition format. Served on `TOKENMINT_METRICS_LISTEN` \
+        instead (and 404 here) when that is set. No label carries a user id, session id, \
+        token or IP address.",
+    responses((
+        status = 200,
+        description = "Every metric, in the text exposition format",
+        content_type = "text/plain",
+        body = String
+    )),
+)]
+pub async fn get_metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render();
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The router of the separate metrics listener: `/metrics`, and 404 problem JSON for
+/// anything else.
+pub fn metrics_router(state: AppState) -> Router {
+    let tracking = Arc::new(HttpMetrics::new(
+        Arc::clone(&state.metrics),
+        &[METRICS_PATH],
+    ));
+    let handler =
+        get(get_metrics).fallback(|| async { error::method_not_allowed(ErrorFamily::Problem) });
+    Router::new()
+        .route(METRICS_PATH, handler)
+        .fallback(error::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            tracking,
+            track_requests,
+        ))
+}
+
+/// The HTTP request metrics of one router.
+pub struct HttpMetrics {
+    metrics: Arc<Metrics>,
+    /// Route template → row; the last row is [`UNMATCHED`].
+    rows: HashMap<&'static str, usize>,
+    routes: Vec<&'static str>,
+    requests: Slots<Counter>,
+    durations: Slots<Histogram>,
+}
+
+impl HttpMetrics {
+    /// The metrics of a router serving `paths` (route templates).
+    pub fn new(metrics: Arc<Metrics>, paths: &[&'static str]) -> Self {
+        let mut routes: Vec<&'static str> = Vec::new();
+        for path in paths {
+            if !routes.contains(path) {
+                routes.push(path);
+            }
+        }
+        routes.push(UNMATCHED);
+        let rows = routes.iter().enumerate().map(|(i, r)| (*r, i)).collect();
+        let methods = METHODS.len() + 1;
+        Self {
+            metrics,
+            rows,
+            requests: Slots::new(routes.len() * methods * STATUSES.len()),
+            durations: Slots::new(routes.len() * methods),
+            routes,
+        }
+    }
+
+    fn row(&self, route: Option<&MatchedPath>) -> usize {
+        route
+            .and_then(|r| self.rows.get(r.as_str()).copied())
+            .unwrap_or(self.routes.len() - 1)
+    }
+
+    fn record(&self, row: usize, method: usize, status: StatusCode, elapsed: std::time::Duration) {
+        let route = self.routes.get(row).copied().unwrap_or(UNMATCHED);
+        let method_name = METHODS.get(method).copied().unwrap_or(OTHER_METHOD);
+        let labels = || {
+            vec![
+                Label::from_static_parts("route", route),
+                Label::from_static_parts("method", method_name),
+            ]
+        };
+        let methods = METHODS.len() + 1;
+        let column = STATUSES.iter().position(|s| *s == status.as_u16());
+        let request_slot = column.map(|column| (row * methods + method) * STATUSES.len() + column);
+        self.requests.with(
+            request_slot,
+            || {
+                let mut labels = labels();
+                labels.push(Label::new("status", status.as_str().to_owned()));
+                self.metrics.counter(names::HTTP_REQUESTS, labels)
+            },
+            |counter| counter.increment(1),
+        );
+        self.durations.with(
+            Some(row * methods + method),
+            || self.metrics.histogram(names::HTTP_DURATION, labels()),
+            |histogram| histogram.record(elapsed),
+        );
+    }
+}
+
+fn method_column(method: &Method) -> usize {
+    METHODS
+        .iter()
+        .position(|m| *m == method.as_str())
+        .unwrap_or(METHODS.len())
+}
+
+/// Counts the request's answer and its latency, labelled with the route template that
+/// matched (never the raw path, which may carry ids).
+pub async fn track_requests(
+    State(metrics): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let row = metrics.row(request.extensions().get::<MatchedPath>());
+    let method = method_column(request.method());
+    let response = next.run(request).await;
+    metrics.record(row, method, response.status(), started.elapsed());
+    response
+}
