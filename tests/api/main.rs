@@ -24,6 +24,7 @@ mod me;
 mod migration;
 mod oauth_input;
 mod refresh;
+mod refresh_model;
 mod revocation_races;
 mod revoke;
 mod rotation;
