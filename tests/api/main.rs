@@ -19,6 +19,8 @@ mod hostile_input;
 mod interop;
 mod introspect;
 mod jwks;
+mod jwt_attacks;
+mod jwt_forge;
 mod log_hygiene;
 mod me;
 mod migration;

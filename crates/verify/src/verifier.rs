@@ -228,6 +228,9 @@ impl Verifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLarge);
         }
+        if !crate::jose::is_strict_compact_jws(token) {
+            return Err(VerifyError::Malformed);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(VerifyError::WrongType);
