@@ -39,6 +39,7 @@ use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 
 pub use error::{OAuthError, Problem};
+pub use extract::decode_oauth_body;
 
 /// Largest request body accepted. Token requests are a few hundred bytes and Appwrite's
 /// webhook payloads a few kilobytes; anything near this limit is not a legitimate request.

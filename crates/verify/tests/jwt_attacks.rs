@@ -88,3 +88,35 @@ async fn a_token_of_a_key_withdrawn_from_the_jwks_is_rejected_after_a_refetch() 
     let result = verifier.verify(&token).await;
     assert!(matches!(result, Err(VerifyError::UnknownKey)), "{result:?}");
 }
+
+/// The fuzzing seam (`VerifierBuilder::fixed_jwks`): keys fixed at build time verify, an unknown
+/// `kid` is rejected, and nothing is ever fetched, not even the configured JWKS URL.
+#[tokio::test]
+async fn a_verifier_with_a_fixed_jwks_never_fetches() {
+    let tripwire = Tripwire::start().await;
+    let (genuine, key) = Es256::generate();
+    let (stranger, _) = Es256::generate();
+    let jwks = serde_json::json!({ "keys": [key.public_jwk()] }).to_string();
+    let verifier = Verifier::builder(common::ISSUER)
+        .audience(common::AUDIENCE)
+        .jwks_url(format!("{}/jwks.json", tripwire.base))
+        .fixed_jwks(jwks)
+        .build()
+        .unwrap();
+    let claims = claims("u1", "s1").to_string();
+
+    verifier
+        .verify(&genuine.sign(&genuine.header(), &claims))
+        .await
+        .expect("a fixed key verifies");
+    let unknown = verifier
+        .verify(&stranger.sign(&stranger.header(), &claims))
+        .await;
+    verifier.refresh_keys().await.unwrap();
+
+    assert!(
+        matches!(unknown, Err(VerifyError::UnknownKey)),
+        "{unknown:?}"
+    );
+    assert_eq!((verifier.jwks_fetches(), tripwire.connections()), (0, 0));
+}
