@@ -55,40 +55,54 @@ impl<S: Send + Sync> FromRequest<S> for OAuthParams {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+            .map(str::to_owned);
         let body = to_bytes(request.into_body(), BODY_LIMIT)
             .await
             .map_err(|_| {
                 OAuthError::invalid_request("the request body is too large or unreadable")
             })?;
-        let pairs = match content_type.as_str() {
-            "application/x-www-form-urlencoded" => parse_form(&body)
-                .map_err(|_| OAuthError::invalid_request("the form body is not valid UTF-8"))?,
-            "application/json" => parse_json(&body)?,
-            _ => {
-                return Err(OAuthError::invalid_request(
-                    "Content-Type must be application/x-www-form-urlencoded or application/json",
-                ));
-            }
-        };
-        let mut params = BTreeMap::new();
-        for (name, value) in pairs {
-            if params.insert(name.clone(), value).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {} is repeated",
-                    printable(&name)
-                )));
-            }
-        }
+        let params = decode_oauth_body(content_type.as_deref(), &body)?;
         Ok(Self { params, context })
     }
+}
+
+/// Decodes the body of an OAuth request (RFC 6749's form, or a JSON object of strings with the
+/// same names) given its `Content-Type` header: each parameter at most once. Pure, so that it
+/// can be fuzzed (`fuzz/fuzz_targets/oauth_body.rs`); [`OAuthParams`] is this plus the request
+/// context. Any refusal is `invalid_request`.
+pub fn decode_oauth_body(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, OAuthError> {
+    let media_type = content_type
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let pairs = match media_type.as_str() {
+        "application/x-www-form-urlencoded" => parse_form(body)
+            .map_err(|_| OAuthError::invalid_request("the form body is not valid UTF-8"))?,
+        "application/json" => parse_json(body)?,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded or application/json",
+            ));
+        }
+    };
+    let mut params = BTreeMap::new();
+    for (name, value) in pairs {
+        if params.insert(name.clone(), value).is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {} is repeated",
+                printable(&name)
+            )));
+        }
+    }
+    Ok(params)
 }
 
 /// The request id, client address (see `client_ip`: the peer, or the client a trusted proxy

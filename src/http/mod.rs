@@ -47,6 +47,7 @@ use crate::ratelimit::RateLimits;
 
 pub use self::metrics::{METRICS_PATH, metrics_router};
 pub use error::{OAuthError, Problem};
+pub use extract::decode_oauth_body;
 pub use health::Draining;
 
 /// Largest request body accepted. Token requests are a few hundred bytes and Appwrite's

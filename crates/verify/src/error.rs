@@ -7,7 +7,8 @@ pub enum VerifyError {
     /// Over 16 KiB.
     #[error("the token is too large")]
     TooLarge,
-    /// Not a JWT, or a claim is missing or malformed.
+    /// Not a JWT, a claim is missing or malformed, a member name is repeated, or the header
+    /// has `crit`.
     #[error("the token is malformed")]
     Malformed,
     /// `typ` is not `at+jwt`.

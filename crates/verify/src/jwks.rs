@@ -54,6 +54,25 @@ pub async fn fetch(
         .unwrap_or(DEFAULT_MAX_AGE)
         .min(LONGEST_MAX_AGE);
     let set: JwkSet = response.json().await.map_err(unavailable)?;
+    Ok(FetchedKeys {
+        keys: usable_keys(&set, accepted),
+        max_age,
+    })
+}
+
+/// The usable keys of a JWKS document's text, for a key set fixed at build time
+/// (`VerifierBuilder::fixed_jwks`).
+pub fn parse(
+    text: &str,
+    accepted: &[Algorithm],
+) -> Result<HashMap<String, PinnedKey>, VerifyError> {
+    let set: JwkSet = serde_json::from_str(text)
+        .map_err(|err| VerifyError::Config(format!("the fixed JWKS is unreadable: {err}")))?;
+    Ok(usable_keys(&set, accepted))
+}
+
+/// The signing keys of `set` whose JWK pins one of the `accepted` algorithms, by `kid`.
+fn usable_keys(set: &JwkSet, accepted: &[Algorithm]) -> HashMap<String, PinnedKey> {
     let mut keys = HashMap::new();
     for jwk in &set.keys {
         let common = &jwk.common;
@@ -77,7 +96,7 @@ pub async fn fetch(
             keys.insert(kid.clone(), PinnedKey { key, algorithm });
         }
     }
-    Ok(FetchedKeys { keys, max_age })
+    keys
 }
 
 /// `max-age=N` from a `Cache-Control` value; `no-store`/`no-cache` mean zero.

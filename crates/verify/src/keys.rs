@@ -69,9 +69,28 @@ pub struct KeyCache {
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<VerifyError>,
+    /// Set at build time and never fetched (`VerifierBuilder::fixed_jwks`).
+    fixed: bool,
 }
 
 impl KeyCache {
+    /// A cache holding `keys` for good: it never starts a fetch.
+    pub fn fixed(keys: HashMap<String, PinnedKey>) -> Self {
+        Self {
+            keys: keys
+                .into_iter()
+                .map(|(kid, key)| (kid, Arc::new(key)))
+                .collect(),
+            fixed: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the keys were fixed at build time.
+    pub fn is_fixed(&self) -> bool {
+        self.fixed
+    }
+
     /// Looks up `kid` at `now`. `waited` says the request already waited for a fetch: it then
     /// gets an answer, never a second wait.
     pub fn lookup(
@@ -81,6 +100,17 @@ impl KeyCache {
         min_refetch_interval: Duration,
         waited: bool,
     ) -> Plan {
+        if self.fixed {
+            let lookup = self
+                .keys
+                .get(kid)
+                .cloned()
+                .map_or(Lookup::Fail(VerifyError::UnknownKey), Lookup::Key);
+            return Plan {
+                lookup,
+                start: None,
+            };
+        }
         let stale = self.fresh_until.is_none_or(|until| now >= until);
         let may_start = !self.in_flight && self.retry_at.is_none_or(|at| now >= at);
         if let Some(key) = self.keys.get(kid).cloned() {
@@ -273,6 +303,20 @@ mod tests {
         let soon = cache.lookup("new", later, MIN, false);
         assert!(matches!(soon.lookup, Lookup::Fail(VerifyError::UnknownKey)));
         assert_eq!(soon.start, None, "rate-limited");
+    }
+
+    #[test]
+    fn a_fixed_cache_never_fetches() {
+        let t0 = Instant::now();
+        let mut cache = KeyCache::fixed(fetched(&["k"], 0).unwrap().keys);
+        let known = cache.lookup("k", t0, Duration::ZERO, false);
+        assert!(matches!(known.lookup, Lookup::Key(_)));
+        let unknown = cache.lookup("other", t0 + MIN, Duration::ZERO, false);
+        assert!(matches!(
+            unknown.lookup,
+            Lookup::Fail(VerifyError::UnknownKey)
+        ));
+        assert_eq!((known.start, unknown.start), (None, None));
     }
 
     #[test]

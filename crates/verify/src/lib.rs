@@ -8,6 +8,9 @@
 //!   `ES256`, `EdDSA` and `RS256` are accepted (never `none`, never HMAC).
 //! - `typ` must be `at+jwt` (RFC 9068); `iss`, `aud`, `exp` and `iat` are checked with a small
 //!   leeway; every claim tokenmint issues must be present; tokens over 16 KiB are refused.
+//! - A header or claims set that repeats a member name (at any depth), or a header with `crit`
+//!   (RFC 7515 §4.1.11: no extension is understood), is refused; `jku`, `x5u`, `jwk` and `x5c`
+//!   are never read: only the keys of the configured JWKS count.
 //! - Optionally, the revocation feed (`GET {issuer}/v1/revocations`) is polled in the
 //!   background: a token whose session was revoked, or issued before its user's not-before,
 //!   is rejected within one poll interval.
@@ -78,6 +81,7 @@ mod claims;
 mod counters;
 mod error;
 mod feed;
+mod jose;
 mod jwks;
 mod keys;
 mod verifier;

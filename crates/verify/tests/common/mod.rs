@@ -102,6 +102,11 @@ impl Upstream {
         self.shared.keys.lock().unwrap().push(jwk);
     }
 
+    /// Removes the key `kid` from the published JWKS (retired past its window, or revoked).
+    pub fn withdraw(&self, kid: &str) {
+        self.shared.keys.lock().unwrap().retain(|k| k["kid"] != kid);
+    }
+
     /// The JWKS `Cache-Control: max-age` (0 makes every cached JWKS stale at once).
     pub fn set_max_age(&self, seconds: u64) {
         *self.shared.max_age.lock().unwrap() = seconds;
