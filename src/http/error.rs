@@ -191,6 +191,7 @@ impl From<StoreError> for Problem {
             StoreError::Unavailable(_) | StoreError::Conflict(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_detail("the database is temporarily unavailable")
+                    .with_retry_after(crate::domain::error::DATABASE_RETRY_AFTER)
             }
             other => Self::internal(&other),
         }
@@ -201,9 +202,14 @@ impl From<TokenError> for Problem {
     fn from(err: TokenError) -> Self {
         match err {
             TokenError::Store(store) => store.into(),
-            TokenError::TemporarilyUnavailable { .. } | TokenError::NoSigningKey => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE).with_detail("temporarily unavailable")
+            TokenError::TemporarilyUnavailable { retry_after, .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("temporarily unavailable")
+                    .with_retry_after(retry_after)
             }
+            TokenError::NoSigningKey => Self::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail("temporarily unavailable")
+                .with_retry_after(5),
             other => Self::internal(&other),
         }
     }

@@ -632,3 +632,29 @@ async fn dump_audit_table(db: &TestDb) -> String {
         .unwrap();
     rows.join("\n")
 }
+
+/// The database gone (dropped under a running server): the admin API answers 503 problem JSON
+/// with `Retry-After`, like the OAuth endpoints, so clients and operators' scripts back off.
+#[tokio::test]
+async fn a_database_outage_is_a_503_problem_with_retry_after() {
+    let harness = Harness::start(Backend::Postgres).await;
+    let (_, admin) = create_key(&harness.db, AdminRole::Admin).await;
+    // Authenticated once: the key is now cached, so the next request reaches the store.
+    harness
+        .app
+        .admin_json(Method::GET, "/admin/v1/users/u1/sessions", &admin)
+        .await;
+    harness.db.drop_database().await;
+    let response = harness
+        .app
+        .admin(Method::GET, "/admin/v1/users/u1/sessions", Some(&admin))
+        .await;
+    assert_eq!(response.status(), 503);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    assert_problem(response, 503, "database gone").await;
+}

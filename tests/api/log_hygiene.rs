@@ -1,6 +1,7 @@
-//! No secret and no personal data in logs: the real binary, logging everything at debug (its
-//! own modules at trace), runs a full flow with failures on PostgreSQL; its log holds none of
-//! the tokens, proofs, keys, emails or names that went through it.
+//! No secret and no personal data in logs, error bodies or metrics: the real binary, logging
+//! everything at debug (its own modules at trace), runs a full flow with failures on
+//! PostgreSQL; its log, every error answer it gave and its `/metrics` hold none of the tokens,
+//! proofs, admin secrets, KEK, webhook key, emails or names that went through it.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use crate::admin::create_key;
 use crate::helpers::{TEST_KEK, TestDb};
 use crate::oauth_helpers::{EXCHANGE, JWT_TYPE, SESSION_TYPE};
 use crate::webhooks::{Delivery, KEY, appwrite_time, sign};
-use tokenmint_fake_appwrite::{FakeAppwrite, PROJECT_ID};
+use tokenmint_fake_appwrite::{Failure, FakeAppwrite, PROJECT_ID};
 
 const EMAIL: &str = "jane.private@example.com";
 const NAME: &str = "Jane Privatperson";
@@ -99,7 +100,7 @@ async fn form(client: &reqwest::Client, url: String, params: &[(&str, &str)]) ->
 }
 
 #[tokio::test]
-async fn a_full_flow_with_failures_logs_no_token_secret_email_or_name() {
+async fn a_full_flow_with_failures_leaks_no_secret_in_logs_error_bodies_or_metrics() {
     let db = TestDb::postgres().await;
     let (_, admin) = create_key(&db, AdminRole::Admin).await;
     let appwrite = FakeAppwrite::start().await;
@@ -142,7 +143,20 @@ async fn a_full_flow_with_failures_logs_no_token_secret_email_or_name() {
     let second = exchange(session_value.clone(), SESSION_TYPE).await;
     let forged = format!("{}x", &jwt[..jwt.len() - 1]);
     secrets.push(forged.clone());
-    assert_eq!(exchange(forged, JWT_TYPE).await["error"], "invalid_grant");
+    // Every answer that is not a grant, to be searched for secrets at the end.
+    let mut answers: Vec<String> = Vec::new();
+    let refused = exchange(forged, JWT_TYPE).await;
+    assert_eq!(refused["error"], "invalid_grant");
+    answers.push(refused.to_string());
+    // Appwrite failing, then a proof it never issued of the session kind.
+    appwrite.fail_with(Some(Failure::Status(503)));
+    let unavailable = exchange(jwt.clone(), JWT_TYPE).await;
+    assert_eq!(unavailable["error"], "temporarily_unavailable");
+    answers.push(unavailable.to_string());
+    appwrite.fail_with(None);
+    let bad_session = format!("{session_value}AAAA");
+    secrets.push(bad_session.clone());
+    answers.push(exchange(bad_session, SESSION_TYPE).await.to_string());
     let refresh = |token: String| {
         let (client, url) = (client.clone(), url("/oauth/token"));
         async move {
@@ -156,14 +170,11 @@ async fn a_full_flow_with_failures_logs_no_token_secret_email_or_name() {
     let first_refresh = first["refresh_token"].as_str().unwrap().to_owned();
     let rotated = refresh(first_refresh.clone()).await;
     // Reuse (the grace window is 0 s): the whole session is revoked.
-    assert_eq!(
-        refresh(first_refresh.clone()).await["error"],
-        "invalid_grant"
-    );
-    assert_eq!(
-        refresh(format!("tmr_{}", "A".repeat(43))).await["error"],
-        "invalid_grant"
-    );
+    let reused = refresh(first_refresh.clone()).await;
+    assert_eq!(reused["error"], "invalid_grant");
+    let unknown = refresh(format!("tmr_{}", "A".repeat(43))).await;
+    assert_eq!(unknown["error"], "invalid_grant");
+    answers.extend([reused.to_string(), unknown.to_string()]);
     for tokens in [&first, &second, &rotated] {
         for field in ["access_token", "refresh_token"] {
             if let Some(token) = tokens[field].as_str() {
@@ -194,14 +205,25 @@ async fn a_full_flow_with_failures_logs_no_token_secret_email_or_name() {
         .unwrap();
     assert_eq!(mine.status(), 200);
     let wrong_admin = format!("{}{}", &admin[..admin.len() - 1], "Q");
+    secrets.push(wrong_admin.clone());
     for key in [admin.as_str(), wrong_admin.as_str()] {
-        client
+        let answer = client
             .request(Method::GET, url("/admin/v1/users/u1/sessions"))
             .bearer_auth(key)
             .send()
             .await
             .unwrap();
+        answers.push(answer.text().await.unwrap());
     }
+    let stranger = client
+        .get(url("/v1/me/sessions"))
+        .bearer_auth(format!("{second_access}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 401);
+    let challenge = format!("{:?}", stranger.headers());
+    answers.push(format!("{challenge} {}", stranger.text().await.unwrap()));
 
     // Webhooks: a signed name change, a bad signature, a signed deletion.
     let now = appwrite_time(tokenmint::clock::Clock::now(&tokenmint::clock::SystemClock));
@@ -216,7 +238,7 @@ async fn a_full_flow_with_failures_logs_no_token_secret_email_or_name() {
             signature: Some(signature),
             ..Delivery::new("users.u1.update.name", body)
         };
-        send_webhook(&client, &url("/webhooks/appwrite"), &delivery).await;
+        answers.push(send_webhook(&client, &url("/webhooks/appwrite"), &delivery).await);
     }
     let revoked = client
         .post(url("/oauth/revoke"))
@@ -240,24 +262,37 @@ async fn a_full_flow_with_failures_logs_no_token_secret_email_or_name() {
     .await;
     let failed = exchange(appwrite.create_jwt("u2", &u2_session), JWT_TYPE).await;
     assert_eq!(failed["error"], "server_error", "{failed}");
+    answers.push(failed.to_string());
 
+    let metrics = client.get(url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("tokenmint_token_requests_total"));
     let log = server.stop();
     assert!(log.contains("tokenmint is serving"));
     assert!(
         log.contains("23514") || log.contains("no_secret_person"),
         "the database failure is logged by SQLSTATE or constraint"
     );
-    for secret in &secrets {
-        if let Some(line) = log.lines().find(|line| line.contains(secret.as_str())) {
-            panic!(
-                "the log holds {:?}…: {line}",
-                &secret[..secret.len().min(12)]
-            );
+    let answers = answers.join("\n");
+    for (what, text) in [
+        ("the log", &log),
+        ("an error answer", &answers),
+        ("/metrics", &metrics),
+    ] {
+        for secret in &secrets {
+            if let Some(line) = text.lines().find(|line| line.contains(secret.as_str())) {
+                panic!(
+                    "{what} holds {:?}…: {line}",
+                    &secret[..secret.len().min(12)]
+                );
+            }
         }
     }
 }
 
-async fn send_webhook(client: &reqwest::Client, url: &str, delivery: &Delivery) {
+/// Delivers a webhook; returns the answer's body.
+async fn send_webhook(client: &reqwest::Client, url: &str, delivery: &Delivery) -> String {
     client
         .post(url)
         .header("content-type", "application/json")
@@ -272,5 +307,8 @@ async fn send_webhook(client: &reqwest::Client, url: &str, delivery: &Delivery) 
         .body(delivery.body.clone())
         .send()
         .await
-        .unwrap();
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
