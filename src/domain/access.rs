@@ -7,7 +7,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 use super::keys::KeySet;
-use super::token::{ACCESS_TOKEN_TYPE, AccessClaims};
+use super::token::AccessClaims;
 
 /// Access tokens larger than this are refused before any parsing.
 pub const MAX_ACCESS_TOKEN_LEN: usize = 16 * 1024;
@@ -21,7 +21,7 @@ pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Option<A
         return None;
     }
     let header = jsonwebtoken::decode_header(token).ok()?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+    if !super::jose::is_access_token_type(header.typ.as_deref()) {
         return None;
     }
     let kid = header.kid?;

@@ -172,6 +172,15 @@ async fn forged_access_tokens_are_rejected_by_the_api_and_introspection() {
     target
         .assert_accepted("the genuine token, re-signed", &control)
         .await;
+    // RFC 9068 §4: the full media type is an access token too.
+    let media_type = target
+        .genuine
+        .header()
+        .replace("at+jwt", "application/at+jwt");
+    let control = target.genuine.sign(&media_type, &target.claims.to_string());
+    target
+        .assert_accepted("typ application/at+jwt", &control)
+        .await;
 
     let forged = attacks(&target.genuine, &attacker, &target.claims, &tripwire.base);
     let mut accepted = Vec::new();

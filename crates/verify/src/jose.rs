@@ -104,9 +104,45 @@ impl<'de> Visitor<'de> for UniqueNames {
     }
 }
 
+/// Whether a `typ` header names an access token: RFC 9068 §4 has resource servers accept
+/// `at+jwt` and its full media type `application/at+jwt`, compared without regard to case
+/// (RFC 7515 §4.1.9 lets the `application/` prefix be left out).
+pub fn is_access_token_type(typ: Option<&str>) -> bool {
+    let Some(typ) = typ else { return false };
+    let short = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    short.eq_ignore_ascii_case("at+jwt")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_token_types_follow_rfc_9068() {
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+JWT",
+        ] {
+            assert!(is_access_token_type(Some(typ)), "{typ}");
+        }
+        for typ in [
+            "JWT",
+            "jwt",
+            "application/jwt",
+            "at+jwt ",
+            "applicationat+jwt",
+            "x/at+jwt",
+            "",
+        ] {
+            assert!(!is_access_token_type(Some(typ)), "{typ}");
+        }
+        assert!(!is_access_token_type(None));
+    }
 
     fn token(header: &str, claims: &str) -> String {
         format!(

@@ -17,8 +17,6 @@ use crate::{Claims, VerifyError};
 
 /// Tokens larger than this are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-/// The `typ` header of access tokens (RFC 9068).
-const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Configures a [`Verifier`].
 #[derive(Debug, Clone)]
@@ -254,7 +252,7 @@ impl Verifier {
             return Err(VerifyError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        if !crate::jose::is_access_token_type(header.typ.as_deref()) {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::Malformed)?;

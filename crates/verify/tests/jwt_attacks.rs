@@ -35,6 +35,13 @@ async fn forged_access_tokens_are_rejected() {
     let claims = claims("u1", "s1");
     let control = genuine.sign(&genuine.header(), &claims.to_string());
     verifier.verify(&control).await.expect("the genuine token");
+    // RFC 9068 §4: the full media type is an access token too.
+    let media_type = genuine.header().replace("at+jwt", "application/at+jwt");
+    let control = genuine.sign(&media_type, &claims.to_string());
+    verifier
+        .verify(&control)
+        .await
+        .expect("typ application/at+jwt");
 
     let forged = attacks(&genuine, &attacker, &claims, &tripwire.base);
     let mut accepted = Vec::new();
