@@ -1,6 +1,6 @@
 //! Verifying tokenmint's own access tokens (revocation, self-service and introspection):
 //! signature by a published key with the key's own algorithm, `typ` `at+jwt`, `iss`, `exp`; no
-//! repeated JSON member names and no `crit` (see [`super::jose`]). Key-location headers (`jku`,
+//! repeated JSON member names and no `crit` (see [`tokenmint_token::jose`]). Key-location headers (`jku`,
 //! `x5u`, `jwk`, `x5c`) are never read: only the published keys count.
 
 use jsonwebtoken::jwk::Jwk;
@@ -17,11 +17,11 @@ const LEEWAY_SECONDS: u64 = 30;
 
 /// The claims of `token` if it is a valid, unexpired access token signed by one of `keys`.
 pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Option<AccessClaims> {
-    if token.len() > MAX_ACCESS_TOKEN_LEN || !super::jose::is_strict_compact_jws(token) {
+    if token.len() > MAX_ACCESS_TOKEN_LEN || !tokenmint_token::jose::is_strict_compact_jws(token) {
         return None;
     }
     let header = jsonwebtoken::decode_header(token).ok()?;
-    if !super::jose::is_access_token_type(header.typ.as_deref()) {
+    if !tokenmint_token::jose::is_access_token_type(header.typ.as_deref()) {
         return None;
     }
     let kid = header.kid?;

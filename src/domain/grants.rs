@@ -11,7 +11,7 @@ use super::keys::KeyRing;
 use super::ports::{IdentityProvider, Store};
 use super::rate_limit::{Unlimited, UserRateLimit};
 use super::session::Grant;
-use super::token::{ACCESS_TOKEN_TYPE, AccessClaims, RefreshToken};
+use super::token::{ACCESS_TOKEN_TYPE, RefreshToken, access_claims};
 use crate::clock::Clock;
 
 /// The rules the grants follow. Start-up builds it from the configuration (see
@@ -122,7 +122,7 @@ impl TokenService {
         let keys = self.keys.current();
         let signer = keys.active().ok_or(TokenError::NoSigningKey)?;
         let policy = &self.policy;
-        let claims = AccessClaims::for_session(
+        let claims = access_claims(
             &policy.issuer,
             session,
             scope,

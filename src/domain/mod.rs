@@ -12,7 +12,6 @@ pub mod exchange;
 pub mod feed;
 pub mod grants;
 pub mod introspect;
-pub mod jose;
 pub mod keys;
 pub mod ports;
 pub mod rate_limit;

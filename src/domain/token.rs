@@ -13,7 +13,6 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::session::Grant;
 use crate::crypto::{CryptoError, random_bytes};
@@ -117,86 +116,45 @@ impl fmt::Debug for FamilyHash {
     }
 }
 
-/// The `typ` header of access tokens (RFC 9068 §2.1).
-pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+pub use tokenmint_token::{ACCESS_TOKEN_TYPE, ANONYMOUS_CLIENT};
 
-/// The `client_id` claim of tokens whose exchange named no client (RFC 9068 requires one).
-pub const ANONYMOUS_CLIENT: &str = "anonymous";
+/// Access-token claims: the one type the server signs and `tokenmint-verify` hands out.
+pub type AccessClaims = tokenmint_token::Claims;
 
-/// Access-token claims (RFC 9068 §2.2 plus the session id and the user snapshot).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    /// Issuer: `TOKENMINT_ISSUER`.
-    pub iss: String,
-    /// The Appwrite user id.
-    pub sub: String,
-    /// The audience.
-    pub aud: String,
-    /// Expiry, unix seconds.
-    pub exp: i64,
-    /// Issued at, unix seconds.
-    pub iat: i64,
-    /// Unique id (UUIDv7).
-    pub jti: String,
-    /// The client, or [`ANONYMOUS_CLIENT`].
-    pub client_id: String,
-    /// The tokenmint session id.
-    pub sid: String,
-    /// When Appwrite vouched for the login, unix seconds.
-    pub auth_time: i64,
-    /// Granted scope, space-separated.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub scope: Option<String>,
-    /// Snapshot: email.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub email: Option<String>,
-    /// Snapshot: whether the email is verified.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub email_verified: Option<bool>,
-    /// Snapshot: display name.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub name: Option<String>,
-    /// Snapshot: Appwrite labels.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub labels: Option<Vec<String>>,
-}
-
-impl AccessClaims {
-    /// The claims of access token `jti` for `session`, issued at `now`, expiring after `ttl`
-    /// but never after the session's absolute end. `snapshot_claims` picks the snapshot members
-    /// (`TOKENMINT_CLAIMS`); empty strings are omitted rather than asserted.
-    pub fn for_session(
-        issuer: &str,
-        session: &Grant,
-        scope: Option<&str>,
-        snapshot_claims: &[String],
-        (now, ttl): (DateTime<Utc>, chrono::Duration),
-        jti: uuid::Uuid,
-    ) -> Self {
-        let wants = |claim: &str| snapshot_claims.iter().any(|c| c == claim);
-        let user = &session.claims;
-        let has_email = !user.email.is_empty();
-        Self {
-            iss: issuer.to_owned(),
-            sub: session.user_id.clone(),
-            aud: session.audience.clone(),
-            exp: crate::clock::later(now, ttl)
-                .min(session.absolute_expires_at)
-                .timestamp(),
-            iat: now.timestamp(),
-            jti: jti.to_string(),
-            client_id: session
-                .client_id
-                .clone()
-                .unwrap_or_else(|| ANONYMOUS_CLIENT.to_owned()),
-            sid: session.id.to_string(),
-            auth_time: session.auth_time.timestamp(),
-            scope: scope.map(str::to_owned),
-            email: (wants("email") && has_email).then(|| user.email.clone()),
-            email_verified: (wants("email_verified") && has_email).then_some(user.email_verified),
-            name: (wants("name") && !user.name.is_empty()).then(|| user.name.clone()),
-            labels: wants("labels").then(|| user.labels.clone()),
-        }
+/// The claims of access token `jti` for `session`, issued at `now`, expiring after `ttl` but
+/// never after the session's absolute end. `snapshot_claims` picks the snapshot members
+/// (`TOKENMINT_CLAIMS`); empty strings are omitted rather than asserted.
+pub fn access_claims(
+    issuer: &str,
+    session: &Grant,
+    scope: Option<&str>,
+    snapshot_claims: &[String],
+    (now, ttl): (DateTime<Utc>, chrono::Duration),
+    jti: uuid::Uuid,
+) -> AccessClaims {
+    let wants = |claim: &str| snapshot_claims.iter().any(|c| c == claim);
+    let user = &session.claims;
+    let has_email = !user.email.is_empty();
+    AccessClaims {
+        iss: issuer.to_owned(),
+        sub: session.user_id.clone(),
+        aud: session.audience.clone(),
+        exp: crate::clock::later(now, ttl)
+            .min(session.absolute_expires_at)
+            .timestamp(),
+        iat: now.timestamp(),
+        jti: jti.to_string(),
+        client_id: session
+            .client_id
+            .clone()
+            .unwrap_or_else(|| ANONYMOUS_CLIENT.to_owned()),
+        sid: session.id.to_string(),
+        auth_time: session.auth_time.timestamp(),
+        scope: scope.map(str::to_owned),
+        email: (wants("email") && has_email).then(|| user.email.clone()),
+        email_verified: (wants("email_verified") && has_email).then_some(user.email_verified),
+        name: (wants("name") && !user.name.is_empty()).then(|| user.name.clone()),
+        labels: wants("labels").then(|| user.labels.clone()),
     }
 }
 

@@ -77,11 +77,9 @@
 //! `tokenmint_verify_verifications_total{outcome}`, `tokenmint_verify_jwks_fetches_total{outcome}`
 //! and `tokenmint_verify_feed_fetches_total{outcome}` (see the README of tokenmint).
 
-mod claims;
 mod counters;
 mod error;
 mod feed;
-mod jose;
 mod jwks;
 mod keys;
 mod verifier;
@@ -89,7 +87,8 @@ mod verifier;
 #[cfg(feature = "axum")]
 pub mod axum;
 
-pub use claims::Claims;
 pub use error::VerifyError;
 pub use feed::FeedFailurePolicy;
+/// The claims of a verified token (the same type tokenmint signs: crate `tokenmint-token`).
+pub use tokenmint_token::Claims;
 pub use verifier::{Verifier, VerifierBuilder};

@@ -248,11 +248,11 @@ impl Verifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::TooLarge);
         }
-        if !crate::jose::is_strict_compact_jws(token) {
+        if !tokenmint_token::jose::is_strict_compact_jws(token) {
             return Err(VerifyError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-        if !crate::jose::is_access_token_type(header.typ.as_deref()) {
+        if !tokenmint_token::jose::is_access_token_type(header.typ.as_deref()) {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::Malformed)?;

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A verified access token's claims. The required ones are required: a token missing any is
-/// rejected before you see it.
+/// An access token's claims (RFC 9068 §2.2, plus the tokenmint session id and a snapshot of
+/// the user): what tokenmint signs and what verifiers hand to their callers. Every claim that is
+/// not an `Option` is required: a token missing one is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// Issuer.
