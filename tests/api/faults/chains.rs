@@ -61,6 +61,8 @@ pub struct Tally {
     pub malformed_unavailable: usize,
     /// Any other 5xx.
     pub server_errors: usize,
+    /// 429 `slow_down` with `Retry-After` (none expected: the scenarios disable rate limits).
+    pub slowed_down: usize,
     /// Answers other than 200 and 503 (an `invalid_grant` here means a lost chain).
     pub refused: Vec<(u16, String)>,
     /// Connections that failed (refused, reset) before an answer.
@@ -80,6 +82,7 @@ impl Tally {
         self.unavailable += other.unavailable;
         self.malformed_unavailable += other.malformed_unavailable;
         self.server_errors += other.server_errors;
+        self.slowed_down += other.slowed_down;
         self.refused.extend(other.refused);
         self.transport_errors += other.transport_errors;
         self.hung += other.hung;
@@ -90,11 +93,12 @@ impl Tally {
     /// One line for docs/reliability.md.
     pub fn summary(&self) -> String {
         format!(
-            "requests {}, 200 {}, 503 {}, other 5xx {}, refused {}, connection failures {}, hung {}, slowest {} ms",
+            "requests {}, 200 {}, 503 {}, other 5xx {}, 429 {}, refused {}, connection failures {}, hung {}, slowest {} ms",
             self.requests,
             self.ok,
             self.unavailable,
             self.server_errors,
+            self.slowed_down,
             self.refused.len(),
             self.transport_errors,
             self.hung,
@@ -278,6 +282,11 @@ impl Chain {
             }
             500..=599 => {
                 tally.server_errors += 1;
+                Attempt::Retry
+            }
+            // Rate limited: refused before anything was written; retry with the same token.
+            429 if retry_after => {
+                tally.slowed_down += 1;
                 Attempt::Retry
             }
             _ => {
