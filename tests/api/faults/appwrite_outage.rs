@@ -12,7 +12,6 @@ use tokenmint_fake_appwrite::FakeAppwrite;
 use super::chains::{self, Load};
 use super::process::ServerProcess;
 use super::server_env;
-use crate::oauth_helpers::{EXCHANGE, JWT_TYPE};
 
 const CHAINS: usize = 8;
 const LOGINS: usize = 8;
@@ -39,16 +38,7 @@ async fn log_in_repeatedly(
     let signed_in = appwrite.signed_in_user("login-stream");
     while !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
-        let response = client
-            .post(format!("{server}/oauth/token"))
-            .form(&[
-                ("grant_type", EXCHANGE),
-                ("subject_token", signed_in.jwt.as_str()),
-                ("subject_token_type", JWT_TYPE),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = chains::exchange(&client, &server, &signed_in.jwt).await;
         match response.status().as_u16() {
             200 => seen.ok += 1,
             503 => {

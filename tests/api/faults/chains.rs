@@ -123,21 +123,26 @@ pub async fn seed(server: &str, appwrite: &FakeAppwrite, count: usize) -> Vec<St
     let mut tokens = Vec::with_capacity(count);
     for i in 0..count {
         let signed_in = appwrite.signed_in_user(&format!("chain-user-{i}"));
-        let response = client
-            .post(format!("{server}/oauth/token"))
-            .form(&[
-                ("grant_type", EXCHANGE),
-                ("subject_token", signed_in.jwt.as_str()),
-                ("subject_token_type", JWT_TYPE),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = exchange(&client, server, &signed_in.jwt).await;
         assert_eq!(response.status(), 200, "seeding exchange");
         let body: Value = response.json().await.unwrap();
         tokens.push(body["refresh_token"].as_str().unwrap().to_owned());
     }
     tokens
+}
+
+/// Exchanges an Appwrite JWT on `server`.
+pub async fn exchange(client: &reqwest::Client, server: &str, jwt: &str) -> reqwest::Response {
+    client
+        .post(format!("{server}/oauth/token"))
+        .form(&[
+            ("grant_type", EXCHANGE),
+            ("subject_token", jwt),
+            ("subject_token_type", JWT_TYPE),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Chains running until [`Load::finish`].
@@ -175,6 +180,24 @@ impl Load {
             tasks,
             ledger,
         }
+    }
+
+    /// Stops the chains, refreshes each newest token once more on `server`, prints the
+    /// scenario's `reliability:` line (`what` and the figures), and asserts the guarantees of
+    /// [`assert_nothing_lost`]. Returns what the chains saw.
+    pub async fn finish_and_check(self, server: &str, what: &str) -> Tally {
+        let ledger = Arc::clone(&self.ledger);
+        let chains = self.tasks.len();
+        let (tally, newest) = self.finish().await;
+        let lost = chains_that_cannot_go_on(server, &newest).await;
+        println!(
+            "reliability: {what}: {}; chains {chains}, lost {}, forked {}",
+            tally.summary(),
+            lost.len(),
+            ledger.forks()
+        );
+        assert_nothing_lost(&tally, &ledger, &lost);
+        tally
     }
 
     /// Stops the chains (each finishes its request in flight, retries included) and returns

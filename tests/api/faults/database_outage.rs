@@ -80,19 +80,12 @@ async fn postgres_outages_lose_no_chain() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let crash = outage(&cluster, &server, StopMode::Immediate).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ledger = std::sync::Arc::clone(&load.ledger);
-    let (tally, newest) = load.finish().await;
-    let lost = chains::chains_that_cannot_go_on(&server.url, &newest).await;
-
-    println!(
-        "reliability: postgres outage (fast {} ms to ready, immediate {} ms to ready): {}; chains {CHAINS}, lost {}, forked {}",
+    let what = format!(
+        "postgres outage (fast {} ms to ready, immediate {} ms to ready)",
         fast.as_millis(),
-        crash.as_millis(),
-        tally.summary(),
-        lost.len(),
-        ledger.forks()
+        crash.as_millis()
     );
-    chains::assert_nothing_lost(&tally, &ledger, &lost);
+    let tally = load.finish_and_check(&server.url, &what).await;
     assert!(
         tally.unavailable > 0,
         "no request met the outage: {}",
@@ -135,17 +128,9 @@ async fn a_locked_sqlite_database_loses_no_chain() {
     // Longer than tokenmint's 5 s busy timeout: writes waiting for the lock give up.
     hold_write_lock(&url, Duration::from_secs(7)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ledger = std::sync::Arc::clone(&load.ledger);
-    let (tally, newest) = load.finish().await;
-    let lost = chains::chains_that_cannot_go_on(&server.url, &newest).await;
-
-    println!(
-        "reliability: sqlite write lock held 7 s: {}; chains {CHAINS}, lost {}, forked {}",
-        tally.summary(),
-        lost.len(),
-        ledger.forks()
-    );
-    chains::assert_nothing_lost(&tally, &ledger, &lost);
+    let tally = load
+        .finish_and_check(&server.url, "sqlite write lock held 7 s")
+        .await;
     assert!(
         tally.unavailable > 0,
         "no request met the lock: {}",
