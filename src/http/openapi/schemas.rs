@@ -257,12 +257,22 @@ pub struct Readiness {
     checks: HashMap<String, String>,
 }
 
+/// How a webhook delivery ended.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    /// Applied (`changed_sessions` may still be 0: nothing left to change).
+    Ok,
+    /// An event or payload tokenmint does not act on, or no event named.
+    Ignored,
+    /// Logged; answered 2xx so that Appwrite keeps the webhook enabled.
+    Failed,
+}
+
 /// What a webhook delivery did.
 #[derive(ToSchema)]
 pub struct WebhookResult {
-    /// `ok` (applied), `ignored` (an event or payload tokenmint does not act on) or `failed`
-    /// (logged; answered 2xx so that Appwrite keeps the webhook enabled).
-    status: String,
+    status: WebhookStatus,
     /// How many sessions changed.
     changed_sessions: u64,
 }
