@@ -25,8 +25,8 @@
 //! Bounded and reproducible: [`MAX_EXAMPLES`] test cases per operation and phase, generation
 //! in schemathesis's deterministic mode with a fixed seed, one worker (several threads
 //! generating at once crash CPython 3.11.7's `ast.parse`, a CPython bug), and a wall-time
-//! limit, [`WALL_TIME`], after which schemathesis is killed and the test fails. About 40 s
-//! per backend on an idle 2-core machine.
+//! limit, [`WALL_TIME`], after which schemathesis is killed and the test fails. 30 to 80 s
+//! for both backends at once on the 2-core development machine.
 //!
 //! `.ci/run` installs schemathesis and sets `TOKENMINT_SCHEMATHESIS=required`, so in CI a
 //! missing schemathesis fails the test. Elsewhere the test says it was skipped.
