@@ -16,7 +16,9 @@ use super::openapi::errors::{
     ProblemBadRequest, ProblemForbidden, ProblemNotFound, ProblemTooManyRequests,
     ProblemUnauthorized, ProblemUnavailable,
 };
-use super::openapi::schemas::{AuditPage, KeyList, SessionPage, UserRevocation};
+use super::openapi::schemas::{
+    AuditPage, KeyList, SessionInclude, SessionPage, UserId, UserRevocation,
+};
 use super::views::{AuditView, KeyView, SessionView};
 use crate::domain::audit::AuditQuery;
 use crate::domain::keys::NextKey;
@@ -72,13 +74,19 @@ fn user_id(text: &str) -> Result<&str, Problem> {
     summary = "List a user's sessions",
     description = "Active sessions, newest first; with `include=revoked`, revoked ones too.",
     params(
-        ("user_id" = String, Path, description = "The Appwrite user id"),
-        ("include" = Option<String>, Query, description = "`revoked` to include revoked sessions"),
+        ("user_id" = UserId, Path, description = "The Appwrite user id"),
+        (
+            "include" = Option<SessionInclude>, Query,
+            description = "`revoked` to include revoked sessions"
+        ),
         (
             "limit" = Option<u32>, Query, minimum = 1, maximum = 200,
             description = "Page size (default 50)"
         ),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        (
+            "cursor" = Option<String>, Query, format = "uuid",
+            description = "`next_cursor` of the previous page"
+        ),
     ),
     responses(
         (status = 200, description = "A page of sessions", body = SessionPage),
@@ -127,7 +135,7 @@ pub async fn list_user_sessions(
     summary = "Revoke all of a user's sessions",
     description = "Also sets the user's not-before to now, so verifiers following the \
         revocation feed reject the user's earlier access tokens. Idempotent.",
-    params(("user_id" = String, Path, description = "The Appwrite user id")),
+    params(("user_id" = UserId, Path, description = "The Appwrite user id")),
     responses(
         (status = 200, description = "Revoked", body = UserRevocation),
         ProblemBadRequest, ProblemUnauthorized, ProblemForbidden, ProblemTooManyRequests,
@@ -278,7 +286,7 @@ pub async fn rotate_keys(
     tag = "admin",
     summary = "List audit events, newest first",
     params(
-        ("user_id" = Option<String>, Query, description = "Only this user's events"),
+        ("user_id" = Option<UserId>, Query, description = "Only this user's events"),
         (
             "session_id" = Option<String>, Query, format = "uuid",
             description = "Only this session's events"

@@ -25,7 +25,12 @@ use crate::domain::ports::FeedEntry;
     description = "Verifiers that check access tokens locally poll this to reject tokens of \
         revoked sessions and users before they expire. Start without `since`; then pass the \
         returned `cursor`.",
-    params(("since" = Option<String>, Query, description = "The `cursor` of the previous answer")),
+    params((
+        "since" = Option<String>, Query,
+        pattern = r"^(v1\.[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048])?$",
+        description = "The `cursor` of the previous answer (opaque; the pattern is what the \
+            server checks). Absent or empty: from the oldest entry that can still matter."
+    )),
     responses(
         (status = 200, description = "Revocations that can still matter", body = RevocationFeed),
         ProblemBadRequest, ProblemUnavailable,

@@ -35,7 +35,10 @@ use crate::domain::session::RevocationReason;
             "limit" = Option<u32>, Query, minimum = 1, maximum = 200,
             description = "Page size (default 50)"
         ),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        (
+            "cursor" = Option<String>, Query, format = "uuid",
+            description = "`next_cursor` of the previous page"
+        ),
     ),
     responses(
         (status = 200, description = "A page of sessions", body = SessionPage),

@@ -44,9 +44,10 @@ use crate::domain::webhook::WebhookAction;
         A signed delivery tokenmint cannot apply is answered 200 (`ignored` or `failed`) so \
         that Appwrite keeps the webhook enabled. 404 when no webhook key is configured.",
     params((
-        "X-Appwrite-Webhook-Events" = String,
+        "X-Appwrite-Webhook-Events" = Option<String>,
         Header,
-        description = "Comma-separated event names, as Appwrite expands them"
+        description = "Comma-separated event names, as Appwrite expands them. Appwrite always \
+            sends it; a signed delivery without it names no event and is answered 200 `ignored`"
     )),
     request_body(
         content = std::collections::HashMap<String, serde_json::Value>,
@@ -129,15 +130,17 @@ async fn apply_signed(
         );
         return (deciding, WebhookOutcome::Ignored, Ok(status("ignored", 0)));
     };
-    let outcome = if action == WebhookAction::Ignore {
-        WebhookOutcome::Ignored
+    // An event tokenmint does not act on (or none named) is `ignored`, as documented; `ok`
+    // means the delivery was applied, even when it changed no session.
+    let (outcome, answer) = if action == WebhookAction::Ignore {
+        (WebhookOutcome::Ignored, "ignored")
     } else {
-        WebhookOutcome::Applied
+        (WebhookOutcome::Applied, "ok")
     };
     match state.webhooks.apply(&event, action, context).await {
         Ok(changed) => {
             tracing::info!(event, changed, "Appwrite webhook applied");
-            (deciding, outcome, Ok(status("ok", changed)))
+            (deciding, outcome, Ok(status(answer, changed)))
         }
         Err(err @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
             (deciding, WebhookOutcome::Unavailable, Err(err.into()))

@@ -213,11 +213,30 @@ impl TestApp {
     }
 
     pub async fn try_spawn(config: Config) -> anyhow::Result<Self> {
+        let clock = Arc::new(ManualClock::starting_now());
+        Self::try_spawn_on(config, Arc::clone(&clock) as Arc<dyn Clock>, clock).await
+    }
+
+    /// The real server on the wall clock, as in production: for tests whose client cannot
+    /// move a manual clock and expects time to pass (a user's not-before set by a revocation
+    /// only stops sign-ins checked before it). `clock` is then not the server's: moving it
+    /// changes nothing.
+    pub async fn spawn_on_system_clock(config: Config) -> Self {
+        let unused = Arc::new(ManualClock::starting_now());
+        Self::try_spawn_on(config, Arc::new(tokenmint::clock::SystemClock), unused)
+            .await
+            .unwrap_or_else(|err| panic!("start-up failed: {err:#}"))
+    }
+
+    async fn try_spawn_on(
+        config: Config,
+        server_clock: Arc<dyn Clock>,
+        clock: Arc<ManualClock>,
+    ) -> anyhow::Result<Self> {
         if std::env::var_os("TEST_LOG").is_some() {
             tokenmint::telemetry::init(tokenmint::config::LogFormat::Pretty);
         }
-        let clock = Arc::new(ManualClock::starting_now());
-        let app = App::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>).await?;
+        let app = App::build_with_clock(config, server_clock).await?;
         let address = format!("http://{}", app.local_addr()?);
         let metrics_address = app
             .metrics_addr()

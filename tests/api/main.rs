@@ -40,6 +40,7 @@ mod refresh_model;
 mod revocation_races;
 mod revoke;
 mod rotation;
+mod schemathesis;
 mod shutdown;
 mod startup;
 mod store_contract;

@@ -50,6 +50,15 @@ impl Harness {
         Self { db, appwrite, app }
     }
 
+    /// A server on the wall clock (see [`TestApp::spawn_on_system_clock`]).
+    pub async fn start_on_system_clock(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let db = TestDb::new(backend).await;
+        let appwrite = FakeAppwrite::start().await;
+        let config = db.config_with(&borrowed(&harness_env(&appwrite, extra)));
+        let app = TestApp::spawn_on_system_clock(config).await;
+        Self { db, appwrite, app }
+    }
+
     /// Another server on the same database and fake Appwrite (a second replica).
     pub async fn replica(&self) -> TestApp {
         self.replica_with(&[], None).await

@@ -52,87 +52,142 @@ pub fn operations(document: &Value) -> BTreeSet<(String, String)> {
 }
 
 /// Why `value` does not match `schema` (empty: it matches). `$ref`s resolve in `document`.
+/// Strict, for responses: an object member the schema does not name is a mismatch unless
+/// `additionalProperties` admits it.
 pub fn mismatches(document: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
-    if let Some(reference) = schema["$ref"].as_str() {
-        let name = reference.trim_start_matches("#/components/schemas/");
-        let target = &document["components"]["schemas"][name];
-        if target.is_null() {
-            return vec![format!("{at}: dangling {reference}")];
+    Matcher {
+        document,
+        strict: true,
+    }
+    .mismatches(schema, value, at)
+}
+
+/// Like [`mismatches`] with JSON Schema's own rule for members the schema does not name:
+/// allowed unless `additionalProperties` says otherwise. For requests, which may carry
+/// parameters the server ignores.
+pub fn request_mismatches(
+    document: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+) -> Vec<String> {
+    Matcher {
+        document,
+        strict: false,
+    }
+    .mismatches(schema, value, at)
+}
+
+struct Matcher<'d> {
+    document: &'d Value,
+    strict: bool,
+}
+
+impl Matcher<'_> {
+    fn mismatches(&self, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+        let document = self.document;
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            let target = &document["components"]["schemas"][name];
+            if target.is_null() {
+                return vec![format!("{at}: dangling {reference}")];
+            }
+            return self.mismatches(target, value, at);
         }
-        return mismatches(document, target, value, at);
-    }
-    if let Some(choices) = schema["oneOf"].as_array() {
-        let matching = choices
-            .iter()
-            .filter(|c| mismatches(document, c, value, at).is_empty())
-            .count();
-        return match matching {
-            1 => vec![],
-            n => vec![format!("{at}: {value} matches {n} of oneOf")],
+        if let Some(choices) = schema["oneOf"].as_array() {
+            let matching = choices
+                .iter()
+                .filter(|c| self.mismatches(c, value, at).is_empty())
+                .count();
+            return match matching {
+                1 => vec![],
+                n => vec![format!("{at}: {value} matches {n} of oneOf")],
+            };
+        }
+        let mut problems = Vec::new();
+        if let Some(allowed) = schema["enum"].as_array()
+            && !allowed.contains(value)
+        {
+            problems.push(format!("{at}: {value} not in {allowed:?}"));
+        }
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
         };
+        let type_ok = |t: &&str| match *t {
+            "null" => value.is_null(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "string" => value.is_string(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => false,
+        };
+        if !types.is_empty() && !types.iter().any(type_ok) {
+            return vec![format!("{at}: {value} is not {types:?}")];
+        }
+        if let Some(text) = value.as_str() {
+            problems.extend(string_mismatches(schema, text, at));
+        }
+        if let (Some(text), Some(format)) = (value.as_str(), schema["format"].as_str()) {
+            let valid = match format {
+                "date-time" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+                "uuid" => uuid::Uuid::parse_str(text).is_ok(),
+                _ => true,
+            };
+            if !valid {
+                problems.push(format!("{at}: {text:?} is not a {format}"));
+            }
+        }
+        if let Some(items) = value.as_array() {
+            for (i, item) in items.iter().enumerate() {
+                problems.extend(self.mismatches(&schema["items"], item, &format!("{at}[{i}]")));
+            }
+        }
+        if let Some(object) = value.as_object() {
+            for required in schema["required"].as_array().into_iter().flatten() {
+                if !object.contains_key(required.as_str().unwrap()) {
+                    problems.push(format!("{at}: missing required {required}"));
+                }
+            }
+            for (name, member) in object {
+                let at = format!("{at}.{name}");
+                match (&schema["properties"][name], &schema["additionalProperties"]) {
+                    (Value::Null, Value::Null)
+                        if self.strict && schema["properties"].is_object() =>
+                    {
+                        problems.push(format!("{at}: not in the schema"));
+                    }
+                    (Value::Null, Value::Null) => {}
+                    (Value::Null, additional) => {
+                        problems.extend(self.mismatches(additional, member, &at))
+                    }
+                    (property, _) => problems.extend(self.mismatches(property, member, &at)),
+                }
+            }
+        }
+        problems
     }
+}
+
+/// Why `text` breaks the string constraints of `schema`: `minLength` and `maxLength` count
+/// characters (JSON Schema), `pattern` is searched for, not anchored.
+fn string_mismatches(schema: &Value, text: &str, at: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Some(allowed) = schema["enum"].as_array()
-        && !allowed.contains(value)
-    {
-        problems.push(format!("{at}: {value} not in {allowed:?}"));
+    let length = text.chars().count() as u64;
+    if schema["minLength"].as_u64().is_some_and(|min| length < min) {
+        problems.push(format!("{at}: {text:?} is shorter than minLength"));
     }
-    let types: Vec<&str> = match &schema["type"] {
-        Value::String(t) => vec![t.as_str()],
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    let type_ok = |t: &&str| match *t {
-        "null" => value.is_null(),
-        "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "string" => value.is_string(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        _ => false,
-    };
-    if !types.is_empty() && !types.iter().any(type_ok) {
-        return vec![format!("{at}: {value} is not {types:?}")];
+    if schema["maxLength"].as_u64().is_some_and(|max| length > max) {
+        problems.push(format!("{at}: {text:?} is longer than maxLength"));
     }
-    if let (Some(text), Some(format)) = (value.as_str(), schema["format"].as_str()) {
-        let valid = match format {
-            "date-time" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
-            "uuid" => uuid::Uuid::parse_str(text).is_ok(),
-            _ => true,
-        };
-        if !valid {
-            problems.push(format!("{at}: {text:?} is not a {format}"));
-        }
-    }
-    if let Some(items) = value.as_array() {
-        for (i, item) in items.iter().enumerate() {
-            problems.extend(mismatches(
-                document,
-                &schema["items"],
-                item,
-                &format!("{at}[{i}]"),
-            ));
-        }
-    }
-    if let Some(object) = value.as_object() {
-        for required in schema["required"].as_array().into_iter().flatten() {
-            if !object.contains_key(required.as_str().unwrap()) {
-                problems.push(format!("{at}: missing required {required}"));
-            }
-        }
-        for (name, member) in object {
-            let at = format!("{at}.{name}");
-            match (&schema["properties"][name], &schema["additionalProperties"]) {
-                (Value::Null, Value::Null) if schema["properties"].is_object() => {
-                    problems.push(format!("{at}: not in the schema"));
-                }
-                (Value::Null, Value::Null) => {}
-                (Value::Null, additional) => {
-                    problems.extend(mismatches(document, additional, member, &at))
-                }
-                (property, _) => problems.extend(mismatches(document, property, member, &at)),
-            }
+    if let Some(pattern) = schema["pattern"].as_str() {
+        let regex = regex::Regex::new(pattern)
+            .unwrap_or_else(|err| panic!("{at}: pattern {pattern:?} does not compile: {err}"));
+        if !regex.is_match(text) {
+            problems.push(format!("{at}: {text:?} does not match {pattern:?}"));
         }
     }
     problems

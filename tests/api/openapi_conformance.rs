@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use tokenmint::domain::admin_keys::AdminRole;
 
 use crate::admin::create_key;
-use crate::helpers::Backend;
-use crate::oauth_helpers::{EXCHANGE, Harness, JWT_TYPE};
-use crate::openapi::{fetch_document, mismatches, operations};
+use crate::helpers::{Backend, TestApp};
+use crate::oauth_helpers::{EXCHANGE, Harness, JWT_TYPE, oauth_error};
+use crate::openapi::{fetch_document, mismatches, operations, request_mismatches};
 use crate::webhooks::{Delivery, deliver, user_body};
 
 /// Sends requests and checks each answer against the document.
@@ -321,4 +321,203 @@ async fn administration(checker: &mut Checker, harness: &Harness, admin: &str, i
         }
         checker.check(Method::GET, "/admin/v1/keys", request).await;
     }
+}
+
+/// The schema of the parameter `name` of the operation `method template`.
+fn parameter_schema(document: &Value, method: &Method, template: &str, name: &str) -> Value {
+    let operation = &document["paths"][template][method.as_str().to_lowercase()];
+    operation["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == name)
+        .map(|p| p["schema"].clone())
+        .unwrap_or_else(|| panic!("{method} {template} documents no parameter {name}"))
+}
+
+/// Values the server refuses with 400 lie outside the documented schemas, so that a client or
+/// a generator following the document is not refused; and what it accepts, the document
+/// admits. schemathesis found each of these on the wrong side (`positive_data_acceptance`,
+/// `negative_data_rejection`): an empty or control-character user id, an empty `include`, a
+/// cursor that is not a session id, a feed cursor the feed never issued, an empty token (RFC
+/// 6749 §3.1 counts it as absent), a token with a control character, a repeated parameter, a
+/// token type hint tokenmint does not know (RFC 7009 §2.1 lets it ignore the hint).
+#[tokio::test]
+async fn values_the_server_refuses_are_outside_the_documented_schemas() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let (_, admin) = create_key(&harness.db, AdminRole::Admin).await;
+    let access_token = harness.login("u1").await.access_token;
+    let document = fetch_document().await;
+    let app = &harness.app;
+
+    let mut disagreements = refused_parameters(app, &document, &admin, &access_token).await;
+    disagreements.extend(refused_bodies(app, &document, &admin).await);
+    let unknown_hint = [("token", "x"), ("token_type_hint", "true")];
+    let response = oauth_form(app, "/oauth/revoke", &unknown_hint, &admin).await;
+    assert_eq!(response.status(), 200);
+    let found = body_mismatches(&document, "/oauth/revoke", &unknown_hint);
+    if !found.is_empty() {
+        disagreements.push(format!("accepted, but outside the document: {found:?}"));
+    }
+
+    assert!(
+        disagreements.is_empty(),
+        "the document and the server disagree (unless marked otherwise: values the document \
+         admits and the server refuses with 400):\n{}",
+        disagreements.join("\n")
+    );
+}
+
+/// Query and path values the server refuses: each one the document admits, described.
+async fn refused_parameters(
+    app: &TestApp,
+    document: &Value,
+    admin: &str,
+    access_token: &str,
+) -> Vec<String> {
+    let user_sessions = "/admin/v1/users/{user_id}/sessions";
+    let refused = [
+        (
+            "GET",
+            "/admin/v1/audit",
+            "user_id",
+            "",
+            "/admin/v1/audit?user_id=",
+        ),
+        (
+            "DELETE",
+            user_sessions,
+            "user_id",
+            "\u{9f}x",
+            "/admin/v1/users/%C2%9Fx/sessions",
+        ),
+        (
+            "GET",
+            user_sessions,
+            "include",
+            "",
+            "/admin/v1/users/u1/sessions?include=",
+        ),
+        (
+            "GET",
+            user_sessions,
+            "cursor",
+            "",
+            "/admin/v1/users/u1/sessions?cursor=",
+        ),
+        (
+            "GET",
+            "/v1/me/sessions",
+            "cursor",
+            "x",
+            "/v1/me/sessions?cursor=x",
+        ),
+        (
+            "GET",
+            "/v1/revocations",
+            "since",
+            "v1.x",
+            "/v1/revocations?since=v1.x",
+        ),
+    ];
+    let mut admitted = Vec::new();
+    for (method, template, name, value, path) in refused {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let credential = if path.starts_with("/v1/me/") {
+            access_token
+        } else {
+            admin
+        };
+        let request = app.client.request(method.clone(), app.url(path));
+        let response = request.bearer_auth(credential).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{method} {path}");
+        let schema = parameter_schema(document, &method, template, name);
+        let found = mismatches(document, &schema, &json!(value), name);
+        assert!(!found.iter().any(|m| m.contains("dangling")), "{found:?}");
+        if found.is_empty() {
+            admitted.push(format!("{method} {template}: {name}={value:?}"));
+        }
+    }
+    admitted
+}
+
+/// A form body: names may repeat.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// OAuth bodies the server refuses: each one the document admits, described.
+async fn refused_bodies(app: &TestApp, document: &Value, admin: &str) -> Vec<String> {
+    let exchange = |name: &'static str, value: &'static str| -> Form<'static> {
+        let mut form = vec![
+            ("grant_type", EXCHANGE),
+            ("subject_token", "eyJ.e30.x"),
+            ("subject_token_type", JWT_TYPE),
+        ];
+        form.retain(|(n, _)| *n != name);
+        form.push((name, value));
+        form
+    };
+    let long_token = "t".repeat(513);
+    let refresh = |token| vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    let (token, introspect) = ("/oauth/token", "/oauth/introspect");
+    let invalid = "invalid_request";
+    let refused: [(&str, Form, &str); 10] = [
+        (token, exchange("subject_token", ""), invalid),
+        (token, refresh(""), invalid),
+        (token, refresh(&long_token), invalid),
+        (token, exchange("scope", "a\"b"), "invalid_scope"),
+        (token, exchange("client_id", "a b"), invalid),
+        (token, exchange("device_name", "a\u{1}"), invalid),
+        ("/oauth/revoke", vec![("token", "")], invalid),
+        ("/oauth/revoke", vec![("token", "a\u{b}")], invalid),
+        (introspect, vec![("token", "")], invalid),
+        (
+            introspect,
+            vec![("token", "x"), ("extra", "1"), ("extra", "2")],
+            invalid,
+        ),
+    ];
+    let mut admitted = Vec::new();
+    for (path, form, expected) in refused {
+        let response = oauth_form(app, path, &form, admin).await;
+        let (status, error, _) = oauth_error(response).await;
+        assert_eq!((status, error.as_str()), (400, expected), "{path} {form:?}");
+        let found = body_mismatches(document, path, &form);
+        assert!(!found.iter().any(|m| m.contains("dangling")), "{found:?}");
+        if found.is_empty() {
+            admitted.push(format!("POST {path}: {form:?}"));
+        }
+    }
+    admitted
+}
+
+/// Posts a form (names may repeat) to an OAuth endpoint, with the admin key on introspection.
+async fn oauth_form(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    admin: &str,
+) -> reqwest::Response {
+    let mut request = app.client.post(app.url(path)).form(form);
+    if path == "/oauth/introspect" {
+        request = request.bearer_auth(admin);
+    }
+    request.send().await.unwrap()
+}
+
+/// Why a form body does not match the documented form schema of `POST path`. A repeated name
+/// becomes an array, as OpenAPI's form encoding writes one.
+fn body_mismatches(document: &Value, path: &str, form: &[(&str, &str)]) -> Vec<String> {
+    let content = &document["paths"][path]["post"]["requestBody"]["content"];
+    let schema = &content["application/x-www-form-urlencoded"]["schema"];
+    let mut body = serde_json::Map::new();
+    for (name, value) in form {
+        match body.get_mut(*name) {
+            None => {
+                body.insert((*name).to_owned(), json!(value));
+            }
+            Some(Value::Array(values)) => values.push(json!(value)),
+            Some(first) => *first = json!([first.clone(), value]),
+        }
+    }
+    request_mismatches(document, schema, &Value::Object(body), "body")
 }

@@ -8,6 +8,8 @@ pub mod schemas;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -51,8 +53,15 @@ that takes too long is answered 503 with `Retry-After`. Bodies are limited to 64
         docs::get_docs,
         docs::get_docs_page,
     ),
-    components(schemas(errors::OAuthErrorBody, super::Problem, views::SessionView)),
-    modifiers(&SecuritySchemes, &DiscoveryAlias),
+    components(schemas(
+        errors::OAuthErrorBody,
+        super::Problem,
+        views::SessionView,
+        // Parameter types: `params(...)` refers to them without registering them.
+        schemas::UserId,
+        schemas::SessionInclude,
+    )),
+    modifiers(&SecuritySchemes, &DiscoveryAlias, &OAuthParameters),
     tags(
         (name = "oauth", description = "OAuth 2.0 token endpoint, revocation and introspection"),
         (name = "well-known", description = "JWKS and discovery metadata"),
@@ -117,6 +126,35 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// The OAuth request bodies: parameters tokenmint does not know are ignored (RFC 6749 §3.2),
+/// but, like every parameter, each must be one string (or `null` in JSON, which counts as
+/// absent): a repeated form parameter or a JSON value of another type is `invalid_request`.
+/// The derive can only say "anything" for members it does not name.
+struct OAuthParameters;
+
+impl Modify for OAuthParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let one_string = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .build();
+        for name in [
+            "TokenExchangeRequest",
+            "RefreshTokenRequest",
+            "RevocationRequest",
+            "IntrospectionRequest",
+        ] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.additional_properties = Some(Box::new(AdditionalProperties::RefOr(
+                    RefOr::T(Schema::Object(one_string.clone())),
+                )));
+            }
+        }
     }
 }
 

@@ -52,16 +52,22 @@ pub enum AccessTokenType {
 #[derive(ToSchema)]
 pub struct TokenExchangeRequest {
     grant_type: ExchangeGrantType,
-    /// The Appwrite JWT or session secret.
+    /// The Appwrite JWT or session secret: visible ASCII. Empty counts as absent (RFC 6749
+    /// §3.1).
+    #[schema(min_length = 1, max_length = 4096, pattern = r"^[!-~]+$")]
     subject_token: String,
     subject_token_type: SubjectTokenType,
     /// Must be one of the configured audiences; default: the first configured audience.
     audience: Option<String>,
-    /// Space-separated scopes to put in the access token.
+    /// Space-separated scopes to put in the access token (RFC 6749 §3.3).
+    #[schema(pattern = r"^([!#-\[\]-~]+( [!#-\[\]-~]+)*)?$")]
     scope: Option<String>,
-    /// The client; later refreshes of this session must present the same one (RFC 9700 §4.14).
+    /// The client (visible ASCII); later refreshes of this session must present the same one
+    /// (RFC 9700 §4.14).
+    #[schema(max_length = 255, pattern = r"^[!-~]*$")]
     client_id: Option<String>,
-    /// A name for the device, shown in session lists.
+    /// A name for the device, shown in session lists: no control characters.
+    #[schema(max_length = 255, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     device_name: Option<String>,
     /// Only an access token can be requested.
     requested_token_type: Option<AccessTokenType>,
@@ -71,9 +77,11 @@ pub struct TokenExchangeRequest {
 #[derive(ToSchema)]
 pub struct RefreshTokenRequest {
     grant_type: RefreshGrantType,
-    /// The current refresh token (`tmr_…`).
+    /// The current refresh token (`tmr_…`). Empty counts as absent (RFC 6749 §3.1).
+    #[schema(min_length = 1, max_length = 512, pattern = r"^[!-~]+$")]
     refresh_token: String,
-    /// Space-separated scopes; may only narrow the session's scope.
+    /// Space-separated scopes (RFC 6749 §3.3); may only narrow the session's scope.
+    #[schema(pattern = r"^([!#-\[\]-~]+( [!#-\[\]-~]+)*)?$")]
     scope: Option<String>,
     /// Required to match when the session was created with one (RFC 9700 §4.14).
     client_id: Option<String>,
@@ -90,28 +98,24 @@ pub enum TokenRequest {
     Refresh(RefreshTokenRequest),
 }
 
-/// The hint RFC 7009 §2.1 and RFC 7662 §2.1 allow. Only a hint: both kinds are tried.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenTypeHint {
-    /// A refresh token.
-    RefreshToken,
-    /// An access token.
-    AccessToken,
-}
-
 /// RFC 7009 revocation request.
 #[derive(ToSchema)]
 pub struct RevocationRequest {
-    /// A refresh token (revokes its whole session) or an access token.
+    /// A refresh token (revokes its whole session) or an access token: visible ASCII. Empty
+    /// counts as absent (RFC 6749 §3.1).
+    #[schema(min_length = 1, max_length = 16384, pattern = r"^[!-~]+$")]
     token: String,
-    token_type_hint: Option<TokenTypeHint>,
+    /// `refresh_token` or `access_token`. Only a hint (RFC 7009 §2.1): both kinds are tried
+    /// whatever it says, and a value tokenmint does not know is ignored.
+    #[schema(examples("refresh_token", "access_token"))]
+    token_type_hint: Option<String>,
 }
 
 /// RFC 7662 introspection request.
 #[derive(ToSchema)]
 pub struct IntrospectionRequest {
-    /// An access or refresh token.
+    /// An access or refresh token. Empty counts as absent (RFC 6749 §3.1).
+    #[schema(min_length = 1)]
     token: String,
 }
 
@@ -148,6 +152,7 @@ pub struct IntrospectionResponse {
 pub struct SessionPage {
     sessions: Vec<SessionView>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(format = "uuid")]
     next_cursor: Option<String>,
 }
 
@@ -196,11 +201,38 @@ pub struct RevokedUser {
     exp: i64,
 }
 
+/// A position in the revocation feed. Opaque: pass back the `cursor` of the previous answer
+/// as `since`. The pattern is what the server checks, not an invitation to build cursors.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^v1\.[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048]$",
+    example = "v1.AAAAAAAAAAo"
+)]
+pub struct FeedCursor(String);
+
+/// An Appwrite user id, as tokenmint accepts one: 1 to 255 bytes of UTF-8 (255 characters
+/// only when they are ASCII, as Appwrite's ids are) with no control characters.
+#[derive(ToSchema)]
+#[schema(
+    min_length = 1,
+    max_length = 255,
+    pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$",
+    example = "6651f0c1a2b3c4d5e6f7"
+)]
+pub struct UserId(String);
+
+/// `include` of a user's session list: `revoked` lists revoked sessions too.
+#[derive(ToSchema)]
+pub enum SessionInclude {
+    /// Active and revoked sessions.
+    #[serde(rename = "revoked")]
+    Revoked,
+}
+
 /// Revocations since the cursor, for verifiers that check tokens locally.
 #[derive(ToSchema)]
 pub struct RevocationFeed {
-    /// Opaque; pass as `since` on the next poll.
-    cursor: String,
+    cursor: FeedCursor,
     sessions: Vec<RevokedSession>,
     users: Vec<RevokedUser>,
     /// More entries are waiting: poll again at once with the new cursor.
@@ -225,12 +257,22 @@ pub struct Readiness {
     checks: HashMap<String, String>,
 }
 
+/// How a webhook delivery ended.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    /// Applied (`changed_sessions` may still be 0: nothing left to change).
+    Ok,
+    /// An event or payload tokenmint does not act on, or no event named.
+    Ignored,
+    /// Logged; answered 2xx so that Appwrite keeps the webhook enabled.
+    Failed,
+}
+
 /// What a webhook delivery did.
 #[derive(ToSchema)]
 pub struct WebhookResult {
-    /// `ok` (applied), `ignored` (an event or payload tokenmint does not act on) or `failed`
-    /// (logged; answered 2xx so that Appwrite keeps the webhook enabled).
-    status: String,
+    status: WebhookStatus,
     /// How many sessions changed.
     changed_sessions: u64,
 }
