@@ -139,7 +139,14 @@ async fn apply_signed(
     };
     match state.webhooks.apply(&event, action, context).await {
         Ok(changed) => {
-            tracing::info!(event, changed, "Appwrite webhook applied");
+            if outcome == WebhookOutcome::Ignored {
+                tracing::info!(
+                    event,
+                    "Appwrite webhook for an event tokenmint does not act on; ignored"
+                );
+            } else {
+                tracing::info!(event, changed, "Appwrite webhook applied");
+            }
             (deciding, outcome, Ok(status(answer, changed)))
         }
         Err(err @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
