@@ -5,6 +5,7 @@
 //! compile-check against two dialects; the store contract suite in `tests/api` runs every
 //! behaviour against both backends instead.
 
+mod batch;
 mod error;
 mod migrations;
 mod pool;

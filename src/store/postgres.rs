@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::batch::{BatchRunner, Batcher};
 use super::error::store_error;
 use super::pool::Connections;
 use super::rows::{
@@ -40,10 +41,23 @@ pub const KEYS_CHANNEL: &str = "tokenmint_keys";
 /// unavailable: short, so clients get a quick 503 instead of a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How many rotation batches may run at once: half the pool, so exchanges and admin requests
+/// still find connections under refresh load. A second batch starts only when more rotations
+/// wait than the running batches can take (see `batch`): on the benchmark machine one batch at
+/// a time, as large as the queue, did the most refreshes per second for the least CPU on both
+/// sides (BENCHMARKS.md, "Group rotation").
+fn rotation_workers(pool_size: usize) -> usize {
+    pool_size.div_ceil(2)
+}
+
+/// At most this many refreshes share one statement.
+const ROTATION_BATCH: usize = 64;
+
 /// [`Store`](crate::domain::ports::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Connections<PgConnection>,
+    rotations: Batcher<Rotations>,
 }
 
 impl PgStore {
@@ -55,12 +69,107 @@ impl PgStore {
         let pool: Connections<PgConnection> = Connections::new(options, size, ACQUIRE_TIMEOUT)?;
         let probe = pool.get().await?;
         probe.finish(Ok(()))?;
-        Ok(Self { pool })
+        let rotations = Batcher::new(
+            Rotations { pool: pool.clone() },
+            rotation_workers(size),
+            ROTATION_BATCH,
+        );
+        Ok(Self { pool, rotations })
+    }
+
+    /// Rotates a session's current token: in a batch with the rotations waiting beside it.
+    async fn rotate_current(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError> {
+        self.rotations
+            .submit(rotation.clone())
+            .await?
+            .map(Grant::try_from)
+            .transpose()
     }
 
     /// The connection pool.
     pub(super) fn pool(&self) -> &Connections<PgConnection> {
         &self.pool
+    }
+}
+
+/// Runs batches of rotations as one [`sql::ROTATE`] statement.
+#[derive(Debug)]
+struct Rotations {
+    pool: Connections<PgConnection>,
+}
+
+/// A row a batched rotation updated: which rotation of the batch, and its grant.
+#[derive(sqlx::FromRow)]
+struct RotatedRow {
+    ord: i32,
+    #[sqlx(flatten)]
+    grant: GrantRow,
+}
+
+impl BatchRunner for Rotations {
+    type Item = Rotation;
+    type Output = Option<GrantRow>;
+
+    /// Two rotations of one family would update one row twice in a statement, where
+    /// PostgreSQL applies only one of them, unpredictably; apart, the second sees the first.
+    fn same_target(a: &Rotation, b: &Rotation) -> bool {
+        a.family.0 == b.family.0
+    }
+
+    async fn run(&self, rotations: Vec<Rotation>) -> Result<Vec<Option<GrantRow>>, StoreError> {
+        // Rows are locked in the order of the arrays (a nested loop over them, each row found
+        // by its family's unique index): sorted by family, two batches (from two replicas) that
+        // share rows lock them in one order and cannot deadlock.
+        let mut order: Vec<usize> = (0..rotations.len()).collect();
+        order.sort_unstable_by(|&a, &b| rotations[a].family.0.cmp(&rotations[b].family.0));
+        let column = |value: fn(&Rotation) -> Vec<u8>| -> Vec<Vec<u8>> {
+            order.iter().map(|&i| value(&rotations[i])).collect()
+        };
+        let families = column(|r| r.family.0.to_vec());
+        let presented = column(|r| r.presented.0.to_vec());
+        let successors = column(|r| r.successor.0.to_vec());
+        let sealed = column(|r| r.successor_sealed.clone());
+        let numbers = |value: fn(&Rotation) -> i64| -> Vec<i64> {
+            order.iter().map(|&i| value(&rotations[i])).collect()
+        };
+        let used_at_ms = numbers(|r| r.now.timestamp_millis());
+        let now = numbers(|r| r.now.timestamp());
+        let idle_end = numbers(|r| r.idle_expires_at.timestamp());
+        let clients: Vec<Option<String>> = order
+            .iter()
+            .map(|&i| optional_text(rotations[i].client_id.as_deref()).map(Into::into))
+            .collect();
+        let indices: Vec<i32> = order
+            .iter()
+            .map(|&i| i32::try_from(i).unwrap_or(i32::MAX))
+            .collect();
+        let query = sqlx::query_as::<_, RotatedRow>(sql::ROTATE)
+            .bind(families)
+            .bind(presented)
+            .bind(successors)
+            .bind(used_at_ms)
+            .bind(sealed)
+            .bind(now)
+            .bind(idle_end)
+            .bind(clients)
+            .bind(indices);
+        let mut grants: Vec<Option<GrantRow>> = rotations.iter().map(|_| None).collect();
+        let rows = match on_connection!(self, conn => fetch_all(conn, query).await) {
+            Ok(rows) => rows,
+            // A concurrent transaction won (a serialization failure under a stricter default
+            // isolation, or a deadlock): nothing of this batch was written; each rotation lost
+            // its race, and the domain looks at why.
+            Err(StoreError::Conflict(_)) => return Ok(grants),
+            Err(err) => return Err(err),
+        };
+        for row in rows {
+            let slot = usize::try_from(row.ord)
+                .ok()
+                .and_then(|i| grants.get_mut(i))
+                .ok_or_else(|| StoreError::Corrupt(format!("rotation index {}", row.ord)))?;
+            *slot = Some(row.grant);
+        }
+        Ok(grants)
     }
 }
 
@@ -148,15 +257,22 @@ values ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9)";
          where u.token_hash = $2 and s.family_hash is null limit 1"
     );
 
-    /// The rotation: the one statement of a refresh. Parameters: family, presented hash,
-    /// successor hash, now (ms), sealed successor, now (s), idle end (s), client id.
+    /// The rotations of a batch (see `Rotations`): the one statement of a refresh, shared by
+    /// the refreshes that wait together. Parameters, one array element per rotation: family,
+    /// presented hash, successor hash, now (ms), sealed successor, now (s), idle end (s),
+    /// client id, and the rotation's index in its batch, which each updated row returns.
+    /// Each row's conditions are those of a single rotation: the current token, a live session
+    /// within both lifetimes, bound to no other client.
     pub const ROTATE: &str = concat!(
-        "update sessions s set token_hash = $3, previous_token_hash = s.token_hash, \
-         previous_used_at_ms = $4, successor_sealed = $5, last_used_at = $6, \
-         idle_expires_at = least($7, s.absolute_expires_at) \
-         where s.family_hash = $1 and s.token_hash = $2 and s.revoked_at is null \
-         and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
-         and (s.client_id is null or s.client_id = $8) returning ",
+        "update sessions s set token_hash = r.successor, previous_token_hash = s.token_hash, \
+         previous_used_at_ms = r.used_at_ms, successor_sealed = r.sealed, last_used_at = r.now, \
+         idle_expires_at = least(r.idle_end, s.absolute_expires_at) \
+         from unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::bytea[], $6::int8[], \
+         $7::int8[], $8::text[], $9::int4[]) \
+         as r(family_hash, presented, successor, used_at_ms, sealed, now, idle_end, client_id, ord) \
+         where s.family_hash = r.family_hash and s.token_hash = r.presented \
+         and s.revoked_at is null and s.absolute_expires_at > r.now and s.idle_expires_at > r.now \
+         and (s.client_id is null or s.client_id = r.client_id) returning r.ord, ",
         grant_columns!()
     );
 
@@ -248,7 +364,8 @@ update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is 
     pub const LOCK_FEED: &str = "select pg_advisory_xact_lock(7305135110520627025)";
 
     /// `bench/pgbench/tokenmint.sql` measures the database ceiling of a refresh: it must run
-    /// exactly [`ROTATE`], with pgbench expressions in place of the bound values.
+    /// exactly [`ROTATE`] (a batch of one), with pgbench expressions in place of the bound
+    /// arrays.
     #[test]
     fn the_pgbench_script_runs_exactly_the_rotation() {
         let script = include_str!("../../bench/pgbench/tokenmint.sql");
@@ -261,14 +378,15 @@ update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is 
             .nth(1)
             .expect("the sealed successor literal");
         let bound = statement
-            .replace(&format!("'{sealed}'::bytea"), "$5")
-            .replace("sha256(int8send(:chain))", "$1")
-            .replace("sha256(int8send(:presented))", "$2")
-            .replace("sha256(int8send(:successor))", "$3")
-            .replace(":now_ms", "$4")
-            .replace(":idle_end", "$7")
-            .replace(":now", "$6")
-            .replace("'mobile'", "$8");
+            .replace(&format!("array['{sealed}'::bytea]"), "$5")
+            .replace("array[sha256(int8send(:chain))]", "$1")
+            .replace("array[sha256(int8send(:presented))]", "$2")
+            .replace("array[sha256(int8send(:successor))]", "$3")
+            .replace("array[:now_ms]", "$4")
+            .replace("array[:idle_end]", "$7")
+            .replace("array[:now]", "$6")
+            .replace("array['mobile']", "$8")
+            .replace("array[0]", "$9");
         let words = |sql: &str| sql.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(words(&bound).trim_end_matches(';'), words(ROTATE));
     }

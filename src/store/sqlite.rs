@@ -79,6 +79,12 @@ impl SqliteStore {
     pub(super) fn pool(&self) -> &Connections<SqliteConnection> {
         &self.pool
     }
+
+    /// Rotates a session's current token with a statement of its own: SQLite runs in the
+    /// process, so there is no round trip for a batch to share.
+    async fn rotate_current(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError> {
+        rotate_alone(self, sql::ROTATE, rotation).await
+    }
 }
 
 /// Begins a write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at once, so

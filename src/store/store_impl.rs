@@ -197,6 +197,38 @@ macro_rules! impl_store {
                 .bind(new.token.0.to_vec()))
         }
 
+        /// Runs one rotation as its own statement (`ROTATE_UNMIGRATED`, or SQLite's `ROTATE`,
+        /// whose parameters are those of [`Rotation`] in field order).
+        async fn rotate_alone(
+            store: &$store,
+            statement: &'static str,
+            rotation: &Rotation,
+        ) -> Result<Option<Grant>, StoreError> {
+            // One statement: concurrent rotations of one token queue on its row lock; after
+            // the winner commits, the others re-evaluate `token_hash = presented`, find it
+            // false, and change nothing.
+            let query = sqlx::query_as::<_, GrantRow>(statement)
+                .bind(rotation.family.0.to_vec())
+                .bind(rotation.presented.0.to_vec())
+                .bind(rotation.successor.0.to_vec())
+                .bind(rotation.now.timestamp_millis())
+                .bind(rotation.successor_sealed.clone())
+                .bind(rotation.now.timestamp())
+                .bind(rotation.idle_expires_at.timestamp())
+                .bind(optional_text(rotation.client_id.as_deref()));
+            // `fetch_all`, not `fetch_optional`: the statement must run to its end. SQLite
+            // commits an `update … returning` left at its row when it is reset, but runs its
+            // automatic WAL checkpoint only after a statement that ran to completion — without
+            // it the WAL grows without bound.
+            match on_connection!(store, conn => fetch_all(conn, query).await) {
+                Ok(rows) => rows.into_iter().next().map(Grant::try_from).transpose(),
+                // Under a `repeatable read` or `serializable` default isolation the losers
+                // of the race fail instead of re-checking: they lost, nothing was written.
+                Err(StoreError::Conflict(_)) => Ok(None),
+                Err(err) => Err(err),
+            }
+        }
+
         #[async_trait::async_trait]
         impl crate::domain::ports::Store for $store {
             async fn ping(&self) -> Result<(), StoreError> {
@@ -267,34 +299,10 @@ macro_rules! impl_store {
                 &self,
                 rotation: &Rotation,
             ) -> Result<Option<Grant>, StoreError> {
-                let statement = if rotation.unmigrated {
-                    $sql::ROTATE_UNMIGRATED
-                } else {
-                    $sql::ROTATE
-                };
-                // One statement: concurrent rotations of one token queue on its row lock; after
-                // the winner commits, the others re-evaluate `token_hash = presented`, find it
-                // false, and change nothing.
-                let query = sqlx::query_as::<_, GrantRow>(statement)
-                    .bind(rotation.family.0.to_vec())
-                    .bind(rotation.presented.0.to_vec())
-                    .bind(rotation.successor.0.to_vec())
-                    .bind(rotation.now.timestamp_millis())
-                    .bind(rotation.successor_sealed.clone())
-                    .bind(rotation.now.timestamp())
-                    .bind(rotation.idle_expires_at.timestamp())
-                    .bind(optional_text(rotation.client_id.as_deref()));
-                // `fetch_all`, not `fetch_optional`: the statement must run to its end. SQLite
-                // commits an `update … returning` left at its row when it is reset, but runs its
-                // automatic WAL checkpoint only after a statement that ran to completion — without
-                // it the WAL grows without bound.
-                match on_connection!(self, conn => fetch_all(conn, query).await) {
-                    Ok(rows) => rows.into_iter().next().map(Grant::try_from).transpose(),
-                    // Under a `repeatable read` or `serializable` default isolation the losers
-                    // of the race fail instead of re-checking: they lost, nothing was written.
-                    Err(StoreError::Conflict(_)) => Ok(None),
-                    Err(err) => Err(err),
+                if rotation.unmigrated {
+                    return rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation).await;
                 }
+                self.rotate_current(rotation).await
             }
 
             async fn revoke_session(

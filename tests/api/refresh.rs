@@ -232,6 +232,96 @@ async fn a_token_replayed_weeks_later_still_revokes_the_session(backend: Backend
     );
 }
 
+/// Many sessions refreshing at once — on PostgreSQL they share rotation statements — each get
+/// their own grant; in the same burst, a refusal for one session (another client) burns nothing
+/// and a replay revokes only its own session.
+async fn a_burst_of_refreshes_over_many_sessions_keeps_each_to_its_own(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let mut sessions = Vec::new();
+    for i in 0..24 {
+        let user = format!("u{i}");
+        let signed_in = harness.signed_in(&user);
+        let client: &[(&str, &str)] = if i % 3 == 0 {
+            &[("client_id", "mobile")]
+        } else {
+            &[]
+        };
+        let issued = tokens(harness.app.exchange(JWT_TYPE, &signed_in.jwt, client).await).await;
+        let claims = harness
+            .app
+            .verify_access_token(&issued.access_token, "api")
+            .await;
+        sessions.push((
+            user,
+            claims["sid"].clone(),
+            issued.refresh_token,
+            i % 3 == 0,
+        ));
+    }
+    // Session 1 has rotated once, so its first token is a replay past the grace window below.
+    let replayed = sessions[1].2.clone();
+    sessions[1].2 = tokens(harness.app.refresh(&replayed).await)
+        .await
+        .refresh_token;
+    advance(&harness.app, Duration::from_secs(11));
+
+    let requests = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, token, bound))| {
+            let client: &[(&str, &str)] = match (bound, i % 2) {
+                (true, 0) => &[("client_id", "web")],
+                (true, _) => &[("client_id", "mobile")],
+                (false, _) => &[],
+            };
+            let token = if i == 1 { &replayed } else { token };
+            harness.app.refresh_with(token, client)
+        });
+    let responses = join_all(requests).await;
+
+    for (i, ((user, sid, token, bound), response)) in sessions.iter().zip(responses).enumerate() {
+        let refused = *bound && i % 2 == 0;
+        if i == 1 {
+            assert_invalid_grant(response, "the replayed token").await;
+            assert_invalid_grant(
+                harness.app.refresh(token).await,
+                "the newest after the replay",
+            )
+            .await;
+            continue;
+        }
+        if refused {
+            assert_invalid_grant(response, &format!("session {i} for another client")).await;
+            // Refused, not burnt: its own client still refreshes with it.
+            let again = harness
+                .app
+                .refresh_with(token, &[("client_id", "mobile")])
+                .await;
+            tokens(again).await;
+            continue;
+        }
+        let refreshed = tokens(response).await;
+        let claims = harness
+            .app
+            .verify_access_token(&refreshed.access_token, "api")
+            .await;
+        assert_eq!(
+            (&claims["sub"], &claims["sid"]),
+            (&serde_json::json!(user), sid),
+            "session {i}"
+        );
+        let family = harness.token_family(&refreshed.refresh_token).await;
+        assert_eq!(family.session.user_id, *user, "session {i}'s new token");
+    }
+    assert_eq!(
+        harness
+            .count("select count(*) from sessions where revoked_at is not null")
+            .await,
+        1,
+        "the replay revoked its own session and no other"
+    );
+}
+
 on_both_backends!(
     a_chain_of_50_rotations_then_reuse_revokes_the_session,
     a_retry_within_the_grace_window_returns_the_same_successor,
@@ -240,6 +330,8 @@ on_both_backends!(
     an_idle_session_ends,
     a_retry_at_the_end_of_the_grace_window_is_honoured_to_the_millisecond,
     a_token_replayed_weeks_later_still_revokes_the_session,
+    a_burst_of_refreshes_over_many_sessions_keeps_each_to_its_own,
+    a_session_bound_to_a_client_refreshes_only_for_that_client,
 );
 
 /// Connections the database closed behind tokenmint's back (a restart, a failover, an
@@ -384,9 +476,8 @@ async fn two_servers_on_one_database_share_one_successor() {
     assert_single_successor(&harness, &first.refresh_token, successors).await;
 }
 
-#[tokio::test]
-async fn a_session_bound_to_a_client_refreshes_only_for_that_client() {
-    let harness = Harness::start(Backend::Sqlite).await;
+async fn a_session_bound_to_a_client_refreshes_only_for_that_client(backend: Backend) {
+    let harness = Harness::start(backend).await;
     let user = harness.signed_in("u1");
     let issued = tokens(
         harness

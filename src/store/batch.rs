@@ -1,0 +1,440 @@
+//! Group execution: concurrent requests for the same kind of statement share one round trip.
+//!
+//! A refresh on PostgreSQL is one statement, and what it costs the service and the database is
+//! mostly per round trip, not per row: the system calls and wake-ups on both sides, the TLS
+//! records, sqlx's bookkeeping, PostgreSQL's parse-bind-execute and its commit (a WAL flush).
+//! Under load many refreshes wait at once, so a [`Batcher`] hands them to a worker that takes
+//! everything that is waiting (up to `max_batch` items) and runs it as one unit; more workers
+//! (at most `max_running`) start only while more items wait than the running ones can take.
+//! Nothing waits to fill a batch: a lone request is sent at once, as a batch of one; batches
+//! grow only while a worker is busy, which is exactly when sharing pays.
+//!
+//! Each batch runs in a spawned task, so a request whose client goes away does not cancel the
+//! statement of the others that share its batch. Items that [`BatchRunner::same_target`] says
+//! touch the same row never share a batch: the later one waits for the next, so it sees what
+//! the earlier one wrote, exactly as if the two had raced on the row's lock.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::oneshot;
+
+use crate::domain::ports::StoreError;
+
+/// Runs batches of one kind of item.
+pub(crate) trait BatchRunner: Send + Sync + 'static {
+    /// What one request asks for.
+    type Item: Send + 'static;
+    /// What one request gets back.
+    type Output: Send + 'static;
+
+    /// Whether `a` and `b` touch the same row, and so must not share a batch.
+    fn same_target(a: &Self::Item, b: &Self::Item) -> bool;
+
+    /// Runs `items` as one unit: one output per item, in the order of `items`, or one error
+    /// for all of them.
+    fn run(
+        &self,
+        items: Vec<Self::Item>,
+    ) -> impl Future<Output = Result<Vec<Self::Output>, StoreError>> + Send;
+}
+
+/// Groups concurrent [`Batcher::submit`] calls into batches for its runner.
+pub(crate) struct Batcher<R: BatchRunner>(Arc<Shared<R>>);
+
+impl<R: BatchRunner> Clone for Batcher<R> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<R: BatchRunner> std::fmt::Debug for Batcher<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("max_running", &self.0.max_running)
+            .field("max_batch", &self.0.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<R: BatchRunner> {
+    runner: R,
+    max_running: usize,
+    max_batch: usize,
+    queue: Mutex<Queue<R>>,
+}
+
+struct Queue<R: BatchRunner> {
+    waiting: VecDeque<Pending<R>>,
+    /// Workers started and not yet ended.
+    running: usize,
+}
+
+struct Pending<R: BatchRunner> {
+    item: R::Item,
+    reply: oneshot::Sender<Result<R::Output, StoreError>>,
+}
+
+impl<R: BatchRunner> Batcher<R> {
+    /// A batcher running at most `max_running` batches at a time, each of at most `max_batch`
+    /// items (both at least 1).
+    pub fn new(runner: R, max_running: usize, max_batch: usize) -> Self {
+        Self(Arc::new(Shared {
+            runner,
+            max_running: max_running.max(1),
+            max_batch: max_batch.max(1),
+            queue: Mutex::new(Queue {
+                waiting: VecDeque::new(),
+                running: 0,
+            }),
+        }))
+    }
+
+    /// Runs `item` in the next batch that has room for it, and returns its output.
+    pub async fn submit(&self, item: R::Item) -> Result<R::Output, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let start_worker = {
+            let mut queue = self.0.lock();
+            queue.waiting.push_back(Pending { item, reply });
+            self.0.claim_worker(&mut queue)
+        };
+        if start_worker {
+            Worker::start(Arc::clone(&self.0));
+        }
+        // A worker that ended without answering (it panicked, or the runtime is shutting down)
+        // dropped the reply: nothing is known to have been written.
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the batch carrying this statement was abandoned".into(),
+            ))
+        })
+    }
+}
+
+impl<R: BatchRunner> Shared<R> {
+    fn lock(&self) -> MutexGuard<'_, Queue<R>> {
+        // The queue is consistent at every unlock, so a panic elsewhere leaves it usable.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the caller should start a worker for what is waiting: one when none runs, and
+    /// another only when more items wait than the running workers' next batches can hold.
+    /// Fewer, fuller batches are what saves the round trips; a second worker pays only when the
+    /// queue outgrows them. Counted here, under the queue's lock, so an item is never left
+    /// waiting with no worker to take it.
+    fn claim_worker(&self, queue: &mut Queue<R>) -> bool {
+        let backlog = queue.waiting.len() > queue.running * self.max_batch;
+        let start = backlog && queue.running < self.max_running;
+        if start {
+            queue.running += 1;
+        }
+        start
+    }
+
+    /// The next batch: waiting items in arrival order, up to `max_batch`, skipping those that
+    /// share a target with one already taken (they stay first in line for the next batch).
+    /// `None` when nothing waits: the calling worker then ends, and no longer counts as running
+    /// (under the queue's lock, so an item that arrives next starts a new worker).
+    fn next_batch(&self) -> Option<Vec<Pending<R>>> {
+        let mut queue = self.lock();
+        if queue.waiting.is_empty() {
+            queue.running -= 1;
+            return None;
+        }
+        let mut batch: Vec<Pending<R>> =
+            Vec::with_capacity(queue.waiting.len().min(self.max_batch));
+        let mut index = 0;
+        while index < queue.waiting.len() && batch.len() < self.max_batch {
+            let clashes = batch
+                .iter()
+                .any(|taken| R::same_target(&taken.item, &queue.waiting[index].item));
+            if clashes {
+                index += 1;
+            } else if let Some(pending) = queue.waiting.remove(index) {
+                batch.push(pending);
+            }
+        }
+        Some(batch)
+    }
+}
+
+/// Runs batches until none is waiting. A worker that ends any other way (a panic, or its task
+/// dropped mid-batch) uncounts itself in `Drop` and hands what waits to a new worker, so no
+/// item is stranded.
+struct Worker<R: BatchRunner> {
+    shared: Arc<Shared<R>>,
+    counted: bool,
+}
+
+impl<R: BatchRunner> Worker<R> {
+    /// Spawns a worker already counted in `running`. The guard is made inside the task: a task
+    /// dropped before it ever ran (a runtime shutting down) starts no successor.
+    fn start(shared: Arc<Shared<R>>) {
+        tokio::spawn(async move {
+            let worker = Self {
+                shared,
+                counted: true,
+            };
+            worker.work().await;
+        });
+    }
+
+    async fn work(mut self) {
+        while let Some(batch) = self.shared.next_batch() {
+            self.run(batch).await;
+        }
+        self.counted = false;
+    }
+
+    async fn run(&self, batch: Vec<Pending<R>>) {
+        let (items, replies): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|pending| (pending.item, pending.reply))
+            .unzip();
+        match self.shared.runner.run(items).await {
+            Ok(outputs) => {
+                debug_assert_eq!(outputs.len(), replies.len(), "one output per item");
+                // A reply whose requester has gone is simply dropped.
+                for (reply, output) in replies.into_iter().zip(outputs) {
+                    let _ = reply.send(Ok(output));
+                }
+            }
+            Err(err) => {
+                let err = Arc::new(err);
+                for reply in replies {
+                    let _ = reply.send(Err(shared_error(&err)));
+                }
+            }
+        }
+    }
+}
+
+impl<R: BatchRunner> Drop for Worker<R> {
+    fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
+        let mut queue = self.shared.lock();
+        queue.running -= 1;
+        if self.shared.claim_worker(&mut queue) {
+            drop(queue);
+            if tokio::runtime::Handle::try_current().is_ok() {
+                Worker::start(Arc::clone(&self.shared));
+            } else {
+                // No runtime to run it on: what waits is being dropped along with it.
+                self.shared.lock().running -= 1;
+            }
+        }
+    }
+}
+
+/// The error of a whole batch, for each of its items: the same kind (which decides what the
+/// domain and the pool do with it), with the original as its source.
+fn shared_error(err: &Arc<StoreError>) -> StoreError {
+    let cause = || -> crate::domain::ports::BoxError { Box::new(Arc::clone(err)) };
+    match &**err {
+        StoreError::Unavailable(_) => StoreError::Unavailable(cause()),
+        StoreError::Conflict(_) => StoreError::Conflict(cause()),
+        StoreError::Query(_) => StoreError::Query(cause()),
+        StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Records each batch it runs; an item `(target, value)` outputs `value`; a batch holding
+    /// the value 0 fails as a whole.
+    #[derive(Default)]
+    struct Recorder {
+        batches: Mutex<Vec<Vec<(u32, u32)>>>,
+        running: AtomicUsize,
+        most_running: AtomicUsize,
+        delay: Duration,
+    }
+
+    impl BatchRunner for Arc<Recorder> {
+        type Item = (u32, u32);
+        type Output = u32;
+
+        fn same_target(a: &Self::Item, b: &Self::Item) -> bool {
+            a.0 == b.0
+        }
+
+        async fn run(&self, items: Vec<Self::Item>) -> Result<Vec<u32>, StoreError> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_running.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            self.batches.lock().unwrap().push(items.clone());
+            if items.iter().any(|&(_, value)| value == 0) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            Ok(items.into_iter().map(|(_, value)| value).collect())
+        }
+    }
+
+    fn recorder(delay_ms: u64) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            delay: Duration::from_millis(delay_ms),
+            ..Recorder::default()
+        })
+    }
+
+    async fn submit_all(
+        batcher: &Batcher<Arc<Recorder>>,
+        items: &[(u32, u32)],
+    ) -> Vec<Result<u32, StoreError>> {
+        let tasks: Vec<_> = items
+            .iter()
+            .map(|&item| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.submit(item).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        results
+    }
+
+    #[tokio::test]
+    async fn a_lone_item_runs_at_once_as_a_batch_of_one() {
+        let runner = recorder(0);
+        let batcher = Batcher::new(Arc::clone(&runner), 2, 8);
+        let output = tokio::time::timeout(Duration::from_secs(5), batcher.submit((1, 7)))
+            .await
+            .expect("no waiting for company");
+        assert_eq!(output.unwrap(), 7);
+        assert_eq!(*runner.batches.lock().unwrap(), vec![vec![(1, 7)]]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_items_share_batches_and_each_gets_its_own_output() {
+        let runner = recorder(20);
+        let batcher = Batcher::new(Arc::clone(&runner), 2, 64);
+        let items: Vec<(u32, u32)> = (1..=40).map(|i| (i, i * 10)).collect();
+        let results = submit_all(&batcher, &items).await;
+        for (result, (_, value)) in results.into_iter().zip(&items) {
+            assert_eq!(result.unwrap(), *value);
+        }
+        let batches = runner.batches.lock().unwrap();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 40);
+        assert!(
+            batches.len() < 40,
+            "40 concurrent items behind 2 workers must share batches: {} batches",
+            batches.len()
+        );
+        assert!(runner.most_running.load(Ordering::SeqCst) <= 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn items_on_one_target_never_share_a_batch_and_keep_their_order() {
+        let runner = recorder(5);
+        let batcher = Batcher::new(Arc::clone(&runner), 1, 64);
+        // Hold the only worker so that everything below queues behind it.
+        let first = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit((9, 1)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let items = [(1, 11), (1, 12), (2, 21), (1, 13), (2, 22)];
+        let results = submit_all(&batcher, &items).await;
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert!(results.iter().all(Result::is_ok));
+        let batches = runner.batches.lock().unwrap();
+        for batch in batches.iter() {
+            let mut targets: Vec<u32> = batch.iter().map(|item| item.0).collect();
+            targets.sort_unstable();
+            targets.dedup();
+            assert_eq!(targets.len(), batch.len(), "a target twice in {batch:?}");
+        }
+        let order_of = |target: u32| -> Vec<u32> {
+            batches
+                .iter()
+                .flatten()
+                .filter(|item| item.0 == target)
+                .map(|item| item.1)
+                .collect()
+        };
+        assert_eq!(order_of(1), vec![11, 12, 13]);
+        assert_eq!(order_of(2), vec![21, 22]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_batch_runs_only_when_the_backlog_outgrows_one() {
+        // A backlog that one batch can hold: one batch at a time.
+        let runner = recorder(10);
+        let batcher = Batcher::new(Arc::clone(&runner), 4, 16);
+        let items: Vec<(u32, u32)> = (1..=12).map(|i| (i, i)).collect();
+        assert!(submit_all(&batcher, &items).await.iter().all(Result::is_ok));
+        assert_eq!(runner.most_running.load(Ordering::SeqCst), 1);
+
+        // A backlog of many batches' worth: more run at once, never more than allowed.
+        let runner = recorder(10);
+        let batcher = Batcher::new(Arc::clone(&runner), 3, 4);
+        let items: Vec<(u32, u32)> = (1..=60).map(|i| (i, i)).collect();
+        assert!(submit_all(&batcher, &items).await.iter().all(Result::is_ok));
+        let most = runner.most_running.load(Ordering::SeqCst);
+        assert!((2..=3).contains(&most), "{most} batches at once");
+    }
+
+    #[tokio::test]
+    async fn batches_hold_at_most_max_batch_items() {
+        let runner = recorder(5);
+        let batcher = Batcher::new(Arc::clone(&runner), 1, 3);
+        let items: Vec<(u32, u32)> = (1..=10).map(|i| (i, i)).collect();
+        let results = submit_all(&batcher, &items).await;
+        assert!(results.iter().all(Result::is_ok));
+        let batches = runner.batches.lock().unwrap();
+        assert!(batches.iter().all(|batch| batch.len() <= 3), "{batches:?}");
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 10);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_batch_fails_each_of_its_items_with_the_same_kind_of_error() {
+        let runner = recorder(10);
+        let batcher = Batcher::new(Arc::clone(&runner), 1, 64);
+        let first = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit((9, 9)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        // These three queue behind the first batch and then run together, failing together.
+        let results = submit_all(&batcher, &[(1, 1), (2, 0), (3, 3)]).await;
+        assert_eq!(first.await.unwrap().unwrap(), 9);
+        for result in results {
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        // And the batcher still works afterwards.
+        assert_eq!(batcher.submit((4, 4)).await.unwrap(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_requester_that_goes_away_does_not_cancel_its_batch() {
+        let runner = recorder(30);
+        let batcher = Batcher::new(Arc::clone(&runner), 1, 64);
+        let abandoned = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit((1, 1)).await })
+        };
+        let kept = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit((2, 2)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        abandoned.abort();
+        assert_eq!(kept.await.unwrap().unwrap(), 2);
+        let ran: usize = runner.batches.lock().unwrap().iter().map(Vec::len).sum();
+        assert_eq!(ran, 2, "the abandoned item still ran");
+    }
+}
