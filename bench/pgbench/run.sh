@@ -5,7 +5,10 @@
 # the database's CPU time per transaction (all `postgres` processes, from /proc).
 #
 #   bench/pgbench/run.sh [--rows N] [--clients N] [--duration S] [--runs N] [--keep]
-#                        [--scripts "naive one_statement tokenmint"]
+#                        [--scripts "naive one_statement tokenmint tokenmint_batch16"]
+#
+# tokenmint_batch16 is tokenmint's statement carrying 16 rotations (as under load): its tps and
+# CPU are per transaction of 16 refreshes.
 #
 # Needs pgbench and a PostgreSQL the current user can create databases on (PGHOST, PGPORT,
 # PGUSER as for psql; defaults 127.0.0.1, 5432, postgres). Loopback only; it drops its database.
@@ -58,7 +61,8 @@ for script in $scripts; do
         # Chains restart from their seed tokens: reset the state the previous run left.
         psql -qAt -d "$db" -v ON_ERROR_STOP=1 -c "
             update sessions set token_hash = sha256(int8send(substr(user_id, 5)::bigint * 1000000000)),
-                previous_token_hash = null where user_id in (select 'user' || i from generate_series(1, $clients) i);
+                previous_token_hash = null, previous_used_at_ms = null
+                where user_id in (select 'user' || i from generate_series(1, $clients * 16) i);
             delete from naive.refresh_tokens where created_at > $now;
             update naive.refresh_tokens set used_at = null, successor_sealed = null where used_at is not null;
             checkpoint;" >/dev/null
@@ -79,13 +83,17 @@ for script in $scripts; do
         # checkpoint, so a page's first change in a run logs the whole page).
         wal_bytes=$(psql -qAt -d postgres -c "
             select pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn_before')::bigint / greatest($transactions, 1)")
-        # Every transaction must have rotated a token: count what the database holds.
+        # Every transaction must have rotated a token (tokenmint_batchB: B tokens): count what the
+        # database holds.
         case "$script" in
             tokenmint*) rotated=$(psql -qAt -d "$db" -c "
                 select coalesce(sum(previous_used_at_ms - $now::bigint * 1000), 0) from sessions
                 where previous_used_at_ms is not null") ;;
             *) rotated=$(psql -qAt -d "$db" -c "
                 select count(*) from naive.refresh_tokens where used_at is not null") ;;
+        esac
+        case "$script" in
+            tokenmint_batch*) rotated=$((rotated / ${script#tokenmint_batch})) ;;
         esac
         if [ "$rotated" != "$transactions" ]; then
             echo "$script run $run: $transactions transactions but $rotated rotations in the database" >&2
