@@ -1,4 +1,4 @@
-//! The client's address, resolved once per request by [`resolve_client_ip`] and kept in the
+//! The client's address, resolved once per request by the request envelope and kept in the
 //! request's extensions as [`ClientIp`]: the per-IP rate limits key on it, and sessions and
 //! audit events record it (`extract::request_context`).
 //!
@@ -12,37 +12,16 @@
 //!
 //! [`forwarded`]: super::forwarded
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 
-use super::AppState;
 use super::forwarded::{self, Hop};
 
 /// The resolved client address of a request (an IPv4-mapped IPv6 peer reads as IPv4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
-
-/// Middleware: stores the [`ClientIp`] of every request served over a socket.
-pub async fn resolve_client_ip(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip());
-    if let Some(peer) = peer {
-        let client = client_ip(peer, request.headers(), &state.config.trusted_proxies);
-        request.extensions_mut().insert(ClientIp(client));
-    }
-    next.run(request).await
-}
 
 /// The client of a request from `peer` (see the module documentation).
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {

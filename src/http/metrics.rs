@@ -1,21 +1,21 @@
-//! `GET /metrics` (Prometheus text exposition) and the HTTP request metrics: a middleware
-//! counting every answer by route template, method and status, with its latency.
+//! `GET /metrics` (Prometheus text exposition) and the HTTP request metrics: every answer
+//! counted by route template, method and status, with its latency (recorded by the request
+//! envelope, `super::envelope`).
 //!
 //! `/metrics` is served on the main listener, or — when `TOKENMINT_METRICS_LISTEN` is set —
 //! only on that address ([`metrics_router`]), so it need not be exposed with the API.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics::{Counter, Histogram, Label};
 
+use super::envelope::EnvelopeLayer;
 use super::{AppState, ErrorFamily, error};
 use crate::prometheus::slots::Slots;
 use crate::prometheus::{CONTENT_TYPE, Metrics, names};
@@ -73,11 +73,8 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route(METRICS_PATH, handler)
         .fallback(error::not_found)
+        .layer(EnvelopeLayer::new(&state.config.trusted_proxies, tracking))
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            tracking,
-            track_requests,
-        ))
 }
 
 /// The HTTP request metrics of one router.
@@ -111,13 +108,19 @@ impl HttpMetrics {
         }
     }
 
-    fn row(&self, route: Option<&MatchedPath>) -> usize {
+    pub(super) fn row(&self, route: Option<&MatchedPath>) -> usize {
         route
             .and_then(|r| self.rows.get(r.as_str()).copied())
             .unwrap_or(self.routes.len() - 1)
     }
 
-    fn record(&self, row: usize, method: usize, status: StatusCode, elapsed: std::time::Duration) {
+    pub(super) fn record(
+        &self,
+        row: usize,
+        method: usize,
+        status: StatusCode,
+        elapsed: std::time::Duration,
+    ) {
         let route = self.routes.get(row).copied().unwrap_or(UNMATCHED);
         let method_name = METHODS.get(method).copied().unwrap_or(OTHER_METHOD);
         let labels = || {
@@ -146,24 +149,10 @@ impl HttpMetrics {
     }
 }
 
-fn method_column(method: &Method) -> usize {
+/// The method's column in the metric slots; every other method shares the last one.
+pub(super) fn method_column(method: &Method) -> usize {
     METHODS
         .iter()
         .position(|m| *m == method.as_str())
         .unwrap_or(METHODS.len())
-}
-
-/// Counts the request's answer and its latency, labelled with the route template that
-/// matched (never the raw path, which may carry ids).
-pub async fn track_requests(
-    State(metrics): State<Arc<HttpMetrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let row = metrics.row(request.extensions().get::<MatchedPath>());
-    let method = method_column(request.method());
-    let response = next.run(request).await;
-    metrics.record(row, method, response.status(), started.elapsed());
-    response
 }

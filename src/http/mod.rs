@@ -6,6 +6,7 @@ mod auth;
 pub mod client_ip;
 mod cors;
 mod docs;
+mod envelope;
 mod error;
 mod extract;
 mod feed;
@@ -26,7 +27,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method};
-use axum::response::Response;
 use axum::routing::{MethodRouter, delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::request_id::{
@@ -45,6 +45,7 @@ use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::ratelimit::RateLimits;
 
+use self::envelope::EnvelopeLayer;
 pub use self::metrics::{METRICS_PATH, metrics_router};
 pub use error::{OAuthError, Problem};
 pub use extract::decode_oauth_body;
@@ -251,8 +252,6 @@ fn exposed_to_browsers(path: &str) -> bool {
 /// (see [`metrics_router`]).
 pub fn router(state: AppState) -> Router {
     let cors = cors::layer(&state.config.cors_origins);
-    let client_ip =
-        axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip);
     let separate_metrics = state.config.metrics_listen.is_some();
     let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for (_, path, handler) in routes() {
@@ -274,9 +273,9 @@ pub fn router(state: AppState) -> Router {
         let family = ErrorFamily::of(path);
         let handler = handler.fallback(move || async move { error::method_not_allowed(family) });
         let handler = match rate_limit::ip_scope(path) {
-            Some(scope) => handler.layer(axum::middleware::from_fn_with_state(
-                (state.clone(), scope),
-                rate_limit::limit_by_client_ip,
+            Some(scope) => handler.layer(rate_limit::IpRateLimitLayer::new(
+                Arc::clone(&state.rate_limits),
+                scope,
             )),
             None => handler,
         };
@@ -286,6 +285,7 @@ pub fn router(state: AppState) -> Router {
         };
         routes = routes.route(path, handler);
     }
+    let envelope = EnvelopeLayer::new(&state.config.trusted_proxies, tracking);
     routes.fallback(error::not_found).with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
@@ -298,27 +298,9 @@ pub fn router(state: AppState) -> Router {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(client_ip)
-            .layer(axum::middleware::from_fn_with_state(
-                tracking,
-                metrics::track_requests,
-            ))
-            .layer(axum::middleware::from_fn(answer_within_timeout))
+            .layer(envelope)
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
-}
-
-/// Answers 503 (`temporarily_unavailable` on `/oauth/*`, problem JSON elsewhere, with
-/// `Retry-After`) when a request takes longer than [`REQUEST_TIMEOUT`].
-async fn answer_within_timeout(request: Request, next: axum::middleware::Next) -> Response {
-    let family = ErrorFamily::of(request.uri().path());
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!("request timed out");
-            error::timed_out(family)
-        }
-    }
 }
 
 /// Request ids: UUIDv4 from aws-lc's generator (tower-http's `MakeRequestUuid` asks the kernel
