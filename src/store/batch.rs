@@ -345,7 +345,11 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(2)).await;
         let items = [(1, 11), (1, 12), (2, 21), (1, 13), (2, 22)];
-        let results = submit_all(&batcher, &items).await;
+        // Submitted from one task, in this order: spawned submissions (`submit_all`) may reach
+        // the queue in any order on a multi-threaded runtime, and the order is what is tested.
+        // `join_all` polls its futures in order, and a submission queues on its first poll.
+        let results =
+            futures_util::future::join_all(items.iter().map(|&item| batcher.submit(item))).await;
         assert_eq!(first.await.unwrap().unwrap(), 1);
         assert!(results.iter().all(Result::is_ok));
         let batches = runner.batches.lock().unwrap();
