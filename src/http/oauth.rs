@@ -83,8 +83,10 @@ pub async fn issue_token(
                 requested_token_type: params.take("requested_token_type"),
                 context,
             };
+            // Boxed: the exchange's future (an Appwrite call) is large, and inline it would
+            // make every refresh's handler future, which axum moves to the heap, as large.
             (
-                state.tokens.exchange(request).await?,
+                Box::pin(state.tokens.exchange(request)).await?,
                 Some(ACCESS_TOKEN_TYPE_URI),
             )
         }

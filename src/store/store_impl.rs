@@ -300,7 +300,9 @@ macro_rules! impl_store {
                 rotation: &Rotation,
             ) -> Result<Option<Grant>, StoreError> {
                 if rotation.unmigrated {
-                    return rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation).await;
+                    // Boxed: this rare path's statement future is large, and inline it would
+                    // make every refresh's future as large (async_trait moves it to the heap).
+                    return Box::pin(rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation)).await;
                 }
                 self.rotate_current(rotation).await
             }
