@@ -5,30 +5,34 @@
 # (JSON lines from tokenmint-bench, pgbench and wrk output, perf summaries);
 # bench/summarize.py turns them into the tables of BENCHMARKS.md.
 #
-#   bench/run-all.sh [--baseline PATH] [--runs N] [--duration S] [--quick]
+#   bench/run-all.sh [--baseline PATH] [--runs N] [--duration S] [--results DIR] [--quick]
 #
 # --baseline: a tokenmint binary to compare with (BENCHMARKS.md says how the one it cites was
-# built). --quick: one short run of everything, to check the script. Needs: a release build of
+# built). --results: where to write (default bench/results/<date>; an existing directory's
+# files are appended to, so name a new one for a second run on the same day). --quick: one short run of everything, to check the script. Needs: a release build of
 # this workspace (`cargo build --release --locked -p tokenmint -p tokenmint-bench`), pgbench,
 # wrk, perf, and PostgreSQL on 127.0.0.1:5432 (trust auth, as in ci-notes). Loopback only. Run it
 # on an otherwise idle machine: it measures CPU time, and two cores are shared by everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-baseline="" runs=3 duration=20 pgbench_duration=30 rows=1000000 quick=false
+baseline="" runs=3 duration=20 pgbench_duration=30 rows=1000000 quick=false results=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --baseline) baseline=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
+        --results) results=$2; shift 2 ;;
         --quick) quick=true; runs=1; duration=3; pgbench_duration=3; rows=20000; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
 server=target/release/tokenmint
 driver=target/release/tokenmint-bench
-results=bench/results/$(date +%Y-%m-%d)
-$quick && results=$results-quick
+if [ -z "$results" ]; then
+    results=bench/results/$(date +%Y-%m-%d)
+    $quick && results=$results-quick
+fi
 mkdir -p "$results"
 log() { printf '\n== %s\n' "$*" | tee -a "$results/run.log"; }
 
