@@ -255,6 +255,9 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
 fn app_metrics(database: &Database, keys: &KeyRing) -> Arc<Metrics> {
     let metrics = Arc::new(Metrics::new());
     metrics.watch_pool(database.pool_status());
+    if let Some(counts) = database.rotation_batches() {
+        metrics.watch_rotation_batches(counts);
+    }
     metrics.watch_keys(keys.clone());
     metrics
 }

@@ -72,6 +72,10 @@ pub mod names {
     pub const DB_POOL_MAX: &str = "tokenmint_db_pool_max_connections";
     /// Gauge.
     pub const DB_POOL_WAITING: &str = "tokenmint_db_pool_waiting";
+    /// Counter (PostgreSQL only).
+    pub const DB_ROTATION_BATCHES: &str = "tokenmint_db_rotation_batches_total";
+    /// Counter (PostgreSQL only).
+    pub const DB_ROTATION_ATTEMPTS: &str = "tokenmint_db_rotation_attempts_total";
     /// Gauge `{version}`, always 1.
     pub const BUILD_INFO: &str = "tokenmint_build_info";
     /// Gauge `{state}`: 1 for the circuit breaker's current state, 0 for the others.
@@ -132,6 +136,14 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         names::DB_POOL_WAITING,
         "Requests waiting for a database connection",
+    ),
+    (
+        names::DB_ROTATION_BATCHES,
+        "Rotation statements sent to PostgreSQL, each carrying the rotations of the refreshes waiting at the time",
+    ),
+    (
+        names::DB_ROTATION_ATTEMPTS,
+        "Refresh-token rotations those statements carried, won or lost (divided by the batches: the mean batch size)",
     ),
     (names::BUILD_INFO, "The running tokenmint's version"),
     (

@@ -10,7 +10,7 @@ use super::{Metrics, names};
 use crate::appwrite::breaker::{CircuitBreaker, CircuitState};
 use crate::domain::keys::{KeyRing, KeyState};
 use crate::ratelimit::{LimitKind, RateLimits};
-use crate::store::PoolStatus;
+use crate::store::{BatchCounts, PoolStatus};
 
 const CIRCUIT_STATES: [CircuitState; 3] = [
     CircuitState::Closed,
@@ -33,6 +33,18 @@ impl Metrics {
             idle.set(as_f64(now.idle));
             max_size.set(as_f64(now.max_size));
             waiting.set(as_f64(now.waiting));
+        });
+    }
+
+    /// Reports the rotation statements that `counts` reads and the rotations they carried, at
+    /// each scrape: how much the refreshes under load share their round trips.
+    pub fn watch_rotation_batches(&self, counts: impl Fn() -> BatchCounts + Send + Sync + 'static) {
+        let batches = self.counter(names::DB_ROTATION_BATCHES, Vec::new());
+        let attempts = self.counter(names::DB_ROTATION_ATTEMPTS, Vec::new());
+        self.on_scrape(move || {
+            let now = counts();
+            batches.absolute(now.batches);
+            attempts.absolute(now.items);
         });
     }
 

@@ -69,6 +69,19 @@ struct Queue<R: BatchRunner> {
     waiting: VecDeque<Pending<R>>,
     /// Workers started and not yet ended.
     running: usize,
+    /// What was sent so far, kept under the same lock as the queue so a reader sees the two
+    /// counts of one moment.
+    sent: BatchCounts,
+}
+
+/// How many batches a [`Batcher`] has sent since it was made, and how many items they carried
+/// (`items ÷ batches` is the mean batch size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchCounts {
+    /// Batches formed and handed to the runner.
+    pub batches: u64,
+    /// Items those batches carried.
+    pub items: u64,
 }
 
 struct Pending<R: BatchRunner> {
@@ -87,8 +100,14 @@ impl<R: BatchRunner> Batcher<R> {
             queue: Mutex::new(Queue {
                 waiting: VecDeque::new(),
                 running: 0,
+                sent: BatchCounts::default(),
             }),
         }))
+    }
+
+    /// What this batcher has sent so far.
+    pub fn counts(&self) -> BatchCounts {
+        self.0.lock().sent
     }
 
     /// Runs `item` in the next batch that has room for it, and returns its output.
@@ -155,6 +174,8 @@ impl<R: BatchRunner> Shared<R> {
                 batch.push(pending);
             }
         }
+        queue.sent.batches += 1;
+        queue.sent.items += batch.len() as u64;
         Some(batch)
     }
 }
@@ -313,6 +334,13 @@ mod tests {
             .expect("no waiting for company");
         assert_eq!(output.unwrap(), 7);
         assert_eq!(*runner.batches.lock().unwrap(), vec![vec![(1, 7)]]);
+        assert_eq!(
+            batcher.counts(),
+            BatchCounts {
+                batches: 1,
+                items: 1
+            }
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,6 +360,14 @@ mod tests {
             batches.len()
         );
         assert!(runner.most_running.load(Ordering::SeqCst) <= 2);
+        assert_eq!(
+            batcher.counts(),
+            BatchCounts {
+                batches: batches.len() as u64,
+                items: 40
+            },
+            "the counts say what was sent"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

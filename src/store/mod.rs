@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::config::{DatabaseUrl, SqliteSync};
 use crate::domain::ports::{Store, StoreError};
 
+pub use self::batch::BatchCounts;
 pub use self::migrations::{AppliedMigration, MigrationReport};
 
 /// An open database: the store the domain uses, plus what only start-up needs to know.
@@ -32,6 +33,8 @@ enum Backend {
     Postgres {
         pool: pool::Connections<sqlx::PgConnection>,
         url: DatabaseUrl,
+        /// The same store the domain holds, for what it counts.
+        store: postgres::PgStore,
     },
     Sqlite {
         pool: pool::Connections<sqlx::SqliteConnection>,
@@ -64,10 +67,11 @@ impl Database {
             let store = postgres::PgStore::connect(url.expose(), max_connections).await?;
             let pool = store.pool().clone();
             Ok(Self {
-                store: Arc::new(store),
+                store: Arc::new(store.clone()),
                 backend: Backend::Postgres {
                     pool,
                     url: url.clone(),
+                    store,
                 },
             })
         }
@@ -149,6 +153,19 @@ impl Database {
         move || match &backend {
             PoolHandle::Postgres(pool) => pool.status(),
             PoolHandle::Sqlite(pool) => pool.status(),
+        }
+    }
+
+    /// A reader of how many rotation statements were sent and how many refreshes' rotations
+    /// they carried, for metrics read at scrape time. PostgreSQL only: on SQLite each rotation
+    /// is its own statement, in process, with no round trip to share.
+    pub fn rotation_batches(&self) -> Option<impl Fn() -> BatchCounts + Send + Sync + 'static> {
+        match &self.backend {
+            Backend::Postgres { store, .. } => {
+                let store = store.clone();
+                Some(move || store.rotation_counts())
+            }
+            Backend::Sqlite { .. } => None,
         }
     }
 

@@ -86,6 +86,11 @@ impl PgStore {
             .transpose()
     }
 
+    /// The rotation statements sent so far, and the rotations they carried.
+    pub(super) fn rotation_counts(&self) -> super::BatchCounts {
+        self.rotations.counts()
+    }
+
     /// The connection pool.
     pub(super) fn pool(&self) -> &Connections<PgConnection> {
         &self.pool

@@ -55,110 +55,116 @@ async fn a_scripted_flow_moves_each_counter_by_exactly_its_count(backend: Backen
         let [route, method] = token;
         [route, method, ("status", status)]
     };
-    assert_moved(
-        &moved(&before, &after),
-        &expected(&[
-            (
-                "tokenmint_token_requests_total",
-                &[("grant", "token_exchange"), ("outcome", "issued")],
-                2.0,
-            ),
-            (
-                "tokenmint_token_requests_total",
-                &[("grant", "refresh_token"), ("outcome", "issued")],
-                4.0,
-            ),
-            (
-                "tokenmint_token_requests_total",
-                &[("grant", "refresh_token"), ("outcome", "invalid_grant")],
-                1.0,
-            ),
-            (
-                "tokenmint_invalid_grants_total",
-                &[
-                    ("grant", "refresh_token"),
-                    ("reason", "refresh_token_reuse"),
-                ],
-                1.0,
-            ),
-            ("tokenmint_refresh_grace_hits_total", &[], 1.0),
-            ("tokenmint_refresh_reuse_detected_total", &[], 1.0),
-            (
-                "tokenmint_sessions_revoked_total",
-                &[("reason", "refresh_token_reuse")],
-                1.0,
-            ),
-            (
-                "tokenmint_sessions_revoked_total",
-                &[("reason", "admin")],
-                1.0,
-            ),
-            (
-                "tokenmint_appwrite_requests_total",
-                &[("outcome", "ok")],
-                2.0,
-            ),
-            (
-                "tokenmint_appwrite_request_duration_seconds_count",
-                &[],
-                2.0,
-            ),
-            ("tokenmint_http_requests_total", &with_status("200"), 6.0),
-            ("tokenmint_http_requests_total", &with_status("400"), 1.0),
-            ("tokenmint_http_requests_total", &with_status("429"), 1.0),
-            ("tokenmint_rate_limited_total", &[("limit", "ip")], 1.0),
-            ("tokenmint_http_request_duration_seconds_count", &token, 8.0),
-            (
-                "tokenmint_http_requests_total",
-                &[
-                    ("route", "/admin/v1/sessions/{id}"),
-                    ("method", "DELETE"),
-                    ("status", "200"),
-                ],
-                1.0,
-            ),
-            (
-                "tokenmint_http_request_duration_seconds_count",
-                &[("route", "/admin/v1/sessions/{id}"), ("method", "DELETE")],
-                1.0,
-            ),
-            (
-                "tokenmint_http_requests_total",
-                &[
-                    ("route", "/.well-known/jwks.json"),
-                    ("method", "GET"),
-                    ("status", "200"),
-                ],
-                1.0,
-            ),
-            (
-                "tokenmint_http_request_duration_seconds_count",
-                &[("route", "/.well-known/jwks.json"), ("method", "GET")],
-                1.0,
-            ),
-            (
-                "tokenmint_http_requests_total",
-                &[("route", "unmatched"), ("method", "GET"), ("status", "404")],
-                1.0,
-            ),
-            (
-                "tokenmint_http_request_duration_seconds_count",
-                &[("route", "unmatched"), ("method", "GET")],
-                1.0,
-            ),
-            // The first scrape is counted once it is answered.
-            (
-                "tokenmint_http_requests_total",
-                &[("route", "/metrics"), ("method", "GET"), ("status", "200")],
-                1.0,
-            ),
-            (
-                "tokenmint_http_request_duration_seconds_count",
-                &[("route", "/metrics"), ("method", "GET")],
-                1.0,
-            ),
-        ]),
-    );
+    let mut wanted = expected(&[
+        (
+            "tokenmint_token_requests_total",
+            &[("grant", "token_exchange"), ("outcome", "issued")],
+            2.0,
+        ),
+        (
+            "tokenmint_token_requests_total",
+            &[("grant", "refresh_token"), ("outcome", "issued")],
+            4.0,
+        ),
+        (
+            "tokenmint_token_requests_total",
+            &[("grant", "refresh_token"), ("outcome", "invalid_grant")],
+            1.0,
+        ),
+        (
+            "tokenmint_invalid_grants_total",
+            &[
+                ("grant", "refresh_token"),
+                ("reason", "refresh_token_reuse"),
+            ],
+            1.0,
+        ),
+        ("tokenmint_refresh_grace_hits_total", &[], 1.0),
+        ("tokenmint_refresh_reuse_detected_total", &[], 1.0),
+        (
+            "tokenmint_sessions_revoked_total",
+            &[("reason", "refresh_token_reuse")],
+            1.0,
+        ),
+        (
+            "tokenmint_sessions_revoked_total",
+            &[("reason", "admin")],
+            1.0,
+        ),
+        (
+            "tokenmint_appwrite_requests_total",
+            &[("outcome", "ok")],
+            2.0,
+        ),
+        (
+            "tokenmint_appwrite_request_duration_seconds_count",
+            &[],
+            2.0,
+        ),
+        ("tokenmint_http_requests_total", &with_status("200"), 6.0),
+        ("tokenmint_http_requests_total", &with_status("400"), 1.0),
+        ("tokenmint_http_requests_total", &with_status("429"), 1.0),
+        ("tokenmint_rate_limited_total", &[("limit", "ip")], 1.0),
+        ("tokenmint_http_request_duration_seconds_count", &token, 8.0),
+        (
+            "tokenmint_http_requests_total",
+            &[
+                ("route", "/admin/v1/sessions/{id}"),
+                ("method", "DELETE"),
+                ("status", "200"),
+            ],
+            1.0,
+        ),
+        (
+            "tokenmint_http_request_duration_seconds_count",
+            &[("route", "/admin/v1/sessions/{id}"), ("method", "DELETE")],
+            1.0,
+        ),
+        (
+            "tokenmint_http_requests_total",
+            &[
+                ("route", "/.well-known/jwks.json"),
+                ("method", "GET"),
+                ("status", "200"),
+            ],
+            1.0,
+        ),
+        (
+            "tokenmint_http_request_duration_seconds_count",
+            &[("route", "/.well-known/jwks.json"), ("method", "GET")],
+            1.0,
+        ),
+        (
+            "tokenmint_http_requests_total",
+            &[("route", "unmatched"), ("method", "GET"), ("status", "404")],
+            1.0,
+        ),
+        (
+            "tokenmint_http_request_duration_seconds_count",
+            &[("route", "unmatched"), ("method", "GET")],
+            1.0,
+        ),
+        // The first scrape is counted once it is answered.
+        (
+            "tokenmint_http_requests_total",
+            &[("route", "/metrics"), ("method", "GET"), ("status", "200")],
+            1.0,
+        ),
+        (
+            "tokenmint_http_request_duration_seconds_count",
+            &[("route", "/metrics"), ("method", "GET")],
+            1.0,
+        ),
+    ]);
+    if backend == Backend::Postgres {
+        // Five rotations (three refreshes, the grace retry and the replay each try once), one
+        // after the other: each a statement of its own.
+        wanted.extend(expected(&[
+            ("tokenmint_db_rotation_batches_total", &[], 5.0),
+            ("tokenmint_db_rotation_attempts_total", &[], 5.0),
+        ]));
+    }
+    assert_moved(&moved(&before, &after), &wanted);
 
     assert_eq!(
         after.value("tokenmint_signing_keys", &[("state", "active")]),
@@ -251,6 +257,39 @@ on_both_backends!(
     a_scripted_flow_moves_each_counter_by_exactly_its_count,
     refused_exchanges_and_webhooks_are_counted_by_outcome,
 );
+
+/// On PostgreSQL, concurrent refreshes share rotation statements, and the two batch counters
+/// say so exactly: one attempt per refresh, and no more statements than attempts.
+#[tokio::test]
+async fn rotation_batches_count_every_concurrent_refresh_once() {
+    let harness = Harness::start(Backend::Postgres).await;
+    let mut current = Vec::new();
+    for i in 0..24 {
+        current.push(
+            harness
+                .login(&format!("batch-user-{i}"))
+                .await
+                .refresh_token,
+        );
+    }
+    let before = harness.app.scrape().await;
+
+    let refreshed =
+        futures_util::future::join_all(current.iter().map(|token| harness.app.refresh(token)))
+            .await;
+    for response in refreshed {
+        tokens(response).await;
+    }
+    let after = harness.app.scrape().await;
+
+    let delta = |name| after.value(name, &[]) - before.value(name, &[]);
+    assert_eq!(delta("tokenmint_db_rotation_attempts_total"), 24.0);
+    let batches = delta("tokenmint_db_rotation_batches_total");
+    assert!(
+        (1.0..=24.0).contains(&batches),
+        "{batches} statements for 24 rotations"
+    );
+}
 
 /// Several apps in one process (as in these tests) each count only their own traffic: no
 /// global recorder.
