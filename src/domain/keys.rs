@@ -12,6 +12,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
@@ -148,8 +149,9 @@ pub struct PublishedKey {
 pub struct KeySet {
     active: Option<Arc<SigningKey>>,
     published: Vec<PublishedKey>,
-    jwks_json: String,
+    jwks_json: Bytes,
     jwks_digest: String,
+    jwks_etag: Bytes,
 }
 
 impl KeySet {
@@ -168,6 +170,7 @@ impl KeySet {
             serde_json::json!({ "keys": published.iter().map(|k| &k.jwk).collect::<Vec<_>>() });
         let jwks_json = jwks.to_string();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jwks_json.as_bytes());
+        let jwks_digest = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..18]);
         let active = keys
             .into_iter()
             .find(|(state, _)| *state == KeyState::Active)
@@ -175,8 +178,9 @@ impl KeySet {
         Self {
             active,
             published,
-            jwks_json,
-            jwks_digest: URL_SAFE_NO_PAD.encode(&digest.as_ref()[..18]),
+            jwks_json: Bytes::from(jwks_json),
+            jwks_etag: Bytes::from(format!("\"{jwks_digest}\"")),
+            jwks_digest,
         }
     }
 
@@ -190,14 +194,20 @@ impl KeySet {
         &self.published
     }
 
-    /// The JWKS document (RFC 7517 §5), rendered once per key-set change.
-    pub fn jwks_json(&self) -> &str {
+    /// The JWKS document (RFC 7517 §5), rendered once per key-set change. A shared buffer:
+    /// serving it is a reference count, not a copy.
+    pub fn jwks_json(&self) -> &Bytes {
         &self.jwks_json
     }
 
     /// A digest of [`KeySet::jwks_json`], for use as an entity tag.
     pub fn jwks_digest(&self) -> &str {
         &self.jwks_digest
+    }
+
+    /// [`KeySet::jwks_digest`] as a strong entity tag (quoted, RFC 9110 §8.8.3), rendered once.
+    pub fn jwks_etag(&self) -> &Bytes {
+        &self.jwks_etag
     }
 
     /// The distinct algorithms of the published keys.

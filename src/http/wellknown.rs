@@ -3,6 +3,7 @@
 //! or the other).
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -38,25 +39,30 @@ pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-e
 )]
 pub async fn get_jwks(State(state): State<AppState>, request_headers: HeaderMap) -> Response {
     let keys = state.keys.current();
-    let etag = format!("\"{}\"", keys.jwks_digest());
-    let cache_control = format!("public, max-age={}", state.config.jwks_max_age.as_secs());
-    let mut headers = HeaderMap::new();
-    for (name, value) in [
-        (header::ETAG, etag.as_str()),
-        (header::CACHE_CONTROL, &cache_control),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    }
-    if if_none_match_matches(&request_headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    // The body and the tag are shared buffers rendered when the keys last changed: a JWKS
+    // answer copies and allocates nothing of its own but the `Cache-Control` value.
+    let etag = keys.jwks_etag();
+    let not_modified =
+        std::str::from_utf8(etag).is_ok_and(|etag| if_none_match_matches(&request_headers, etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = Body::from(keys.jwks_json().clone()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_maybe_shared(etag.clone()) {
+        headers.insert(header::ETAG, value);
     }
     headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        header::CACHE_CONTROL,
+        HeaderValue::from(CacheControl(state.config.jwks_max_age)),
     );
-    (StatusCode::OK, headers, keys.jwks_json().to_owned()).into_response()
+    response
 }
 
 /// RFC 9110 §13.1.2: `*` or any listed tag matches, compared weakly (a `W/` prefix on the
@@ -144,12 +150,23 @@ pub async fn get_discovery(State(state): State<AppState>) -> Response {
             .collect(),
         claims_supported,
     };
-    let cache_control = format!("public, max-age={}", config.jwks_max_age.as_secs());
     let mut response = Json(document).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cache_control) {
-        response.headers_mut().insert(header::CACHE_CONTROL, value);
-    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from(CacheControl(config.jwks_max_age)),
+    );
     response
+}
+
+/// `Cache-Control: public, max-age=N` for documents that change only with the keys.
+struct CacheControl(std::time::Duration);
+
+impl From<CacheControl> for HeaderValue {
+    fn from(CacheControl(max_age): CacheControl) -> Self {
+        let value = format!("public, max-age={}", max_age.as_secs());
+        // Digits and ASCII letters only: always a valid header value.
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+    }
 }
 
 #[cfg(test)]
