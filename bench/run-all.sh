@@ -52,8 +52,9 @@ drive() {
 }
 
 log "database ceilings (pgbench, $rows sessions, 32 clients)"
+# tokenmint_batch16: the same statement carrying 16 rotations, as under load (BENCHMARKS.md).
 bench/pgbench/run.sh --rows "$rows" --clients 32 --duration "$pgbench_duration" --runs "$runs" \
-    | tee "$results/pgbench.txt"
+    --scripts "naive one_statement tokenmint tokenmint_batch16" | tee "$results/pgbench.txt"
 
 log "refresh, 32 chains, PostgreSQL and SQLite: this build and the baseline, interleaved"
 for _ in $(seq 1 "$runs"); do
