@@ -2,11 +2,12 @@
 //! the revoked session ids and user not-befores that still matter.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
-use crate::VerifyError;
+use crate::{Claims, VerifyError};
 
 /// How long a user entry without `exp` (from a server that does not send it) is kept after its
 /// `not_before`: tokenmint's access tokens are meant to live at most this long.
@@ -141,6 +142,54 @@ pub async fn fetch_page(http: &reqwest::Client, url: &str) -> Result<Page, Verif
         .json()
         .await
         .map_err(unavailable)
+}
+
+/// A verifier's revocation feed: where it is, what it has read, and when it last read to the
+/// end.
+pub(crate) struct FeedState {
+    pub(crate) url: String,
+    policy: FeedFailurePolicy,
+    pub(crate) revocations: RwLock<Revocations>,
+    /// When the feed was last read to its end: monotonic for staleness, wall clock to report.
+    pub(crate) synced: Mutex<Option<(Instant, SystemTime)>>,
+}
+
+impl FeedState {
+    /// A feed at `url` not read yet.
+    pub(crate) fn new(url: String, policy: FeedFailurePolicy) -> Self {
+        Self {
+            url,
+            policy,
+            revocations: RwLock::default(),
+            synced: Mutex::default(),
+        }
+    }
+
+    /// Rejects a revoked token, and under a fail-closed policy any token while the feed is not
+    /// synced recently enough.
+    pub(crate) fn check(&self, claims: &Claims) -> Result<(), VerifyError> {
+        let revocations = self
+            .revocations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if revocations.revokes(&claims.sid, &claims.sub, claims.iat) {
+            return Err(VerifyError::Revoked);
+        }
+        let FeedFailurePolicy::Closed { max_staleness } = self.policy else {
+            return Ok(());
+        };
+        let synced = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        match synced.map(|(at, _)| at.elapsed()) {
+            None => Err(VerifyError::RevocationsUnavailable(
+                "no successful poll of the revocation feed yet".into(),
+            )),
+            Some(age) if age > max_staleness => Err(VerifyError::RevocationsUnavailable(format!(
+                "the revocation feed was last synced {} s ago",
+                age.as_secs()
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@
 //! `tokenmint_verify_verifications_total{outcome}`, `tokenmint_verify_jwks_fetches_total{outcome}`
 //! and `tokenmint_verify_feed_fetches_total{outcome}` (see the README of tokenmint).
 
+mod builder;
 mod counters;
 mod error;
 mod feed;
@@ -87,8 +88,9 @@ mod verifier;
 #[cfg(feature = "axum")]
 pub mod axum;
 
+pub use builder::VerifierBuilder;
 pub use error::VerifyError;
 pub use feed::FeedFailurePolicy;
 /// The claims of a verified token (the same type tokenmint signs: crate `tokenmint-token`).
 pub use tokenmint_token::Claims;
-pub use verifier::{Verifier, VerifierBuilder};
+pub use verifier::Verifier;

@@ -1,7 +1,7 @@
 //! The verifier: built explicitly, cheap to clone, no globals.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
@@ -9,177 +9,15 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use tokio::sync::{OnceCell, watch};
 
+use crate::builder::VerifierBuilder;
 use crate::counters;
-use crate::feed::{FeedFailurePolicy, Revocations, fetch_page};
-use crate::jwks::{ACCEPTED, FetchedKeys, PinnedKey, fetch};
+use crate::feed::{FeedState, fetch_page};
+use crate::jwks::{FetchedKeys, PinnedKey, fetch};
 use crate::keys::{KeyCache, Lookup, Reason};
 use crate::{Claims, VerifyError};
 
 /// Tokens larger than this are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// Configures a [`Verifier`].
-#[derive(Debug, Clone)]
-pub struct VerifierBuilder {
-    issuer: String,
-    audiences: Vec<String>,
-    jwks_url: Option<String>,
-    feed_interval: Option<Duration>,
-    feed_url: Option<String>,
-    feed_policy: FeedFailurePolicy,
-    leeway: Duration,
-    min_refetch_interval: Duration,
-    algorithms: Vec<Algorithm>,
-    http: Option<reqwest::Client>,
-    fixed_jwks: Option<String>,
-}
-
-impl VerifierBuilder {
-    /// Accepts tokens whose `aud` is `audience` (call again to accept several). Required.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
-        self
-    }
-
-    /// Fetches keys from this URL instead of discovering `jwks_uri` from the issuer.
-    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.jwks_url = Some(url.into());
-        self
-    }
-
-    /// Polls `{issuer}/v1/revocations` every `interval` (tokenmint's default is 5 s) and rejects
-    /// revoked tokens; while polls fail, see [`VerifierBuilder::feed_failure_policy`]. Needs a
-    /// Tokio runtime when [`VerifierBuilder::build`] is called.
-    pub fn revocation_feed(mut self, interval: Duration) -> Self {
-        self.feed_interval = Some(interval);
-        self
-    }
-
-    /// Polls this URL instead of `{issuer}/v1/revocations` (when tokenmint is reached by another
-    /// address than its issuer URL, e.g. inside a cluster).
-    pub fn revocations_url(mut self, url: impl Into<String>) -> Self {
-        self.feed_url = Some(url.into());
-        self
-    }
-
-    /// What `verify` does while the revocation feed cannot be polled (default
-    /// [`FeedFailurePolicy::Open`]: accept). [`FeedFailurePolicy::Closed`] needs
-    /// [`VerifierBuilder::revocation_feed`], with a poll interval shorter than `max_staleness`.
-    pub fn feed_failure_policy(mut self, policy: FeedFailurePolicy) -> Self {
-        self.feed_policy = policy;
-        self
-    }
-
-    /// Clock leeway for `exp` and `iat` (default 30 s).
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// Least time between two JWKS fetches caused by unknown `kid`s while the cached JWKS is
-    /// fresh (default 10 s); within it a token with an unknown `kid` is rejected at once.
-    pub fn min_refetch_interval(mut self, interval: Duration) -> Self {
-        self.min_refetch_interval = interval;
-        self
-    }
-
-    /// Narrows the accepted algorithms (default: ES256, EdDSA, RS256; nothing else is possible).
-    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms
-            .into_iter()
-            .filter(|a| ACCEPTED.contains(a))
-            .collect();
-        self
-    }
-
-    /// Uses this HTTP client (for proxies or custom roots) instead of a default one.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
-
-    /// Verifies against the keys of this JWKS document (its JSON text) and never fetches any:
-    /// for fuzzing and for tests of the checks themselves, with no network. Not a way to run a
-    /// verifier in production, where keys rotate.
-    #[doc(hidden)]
-    pub fn fixed_jwks(mut self, jwks: impl Into<String>) -> Self {
-        self.fixed_jwks = Some(jwks.into());
-        self
-    }
-
-    /// Builds the verifier. Fails on an unusable configuration; fetches nothing yet.
-    pub fn build(self) -> Result<Verifier, VerifyError> {
-        self.check()?;
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|err| VerifyError::Config(err.to_string()))?,
-        };
-        let base = self.issuer.trim_end_matches('/').to_owned();
-        let validations = validations(&self.algorithms, &self.issuer, &self.audiences, self.leeway);
-        let keys = match &self.fixed_jwks {
-            Some(text) => KeyCache::fixed(crate::jwks::parse(text, &self.algorithms)?),
-            None => KeyCache::default(),
-        };
-        let inner = Arc::new(Inner {
-            feed: self.feed_interval.map(|_| FeedState {
-                url: self
-                    .feed_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{base}/v1/revocations")),
-                policy: self.feed_policy,
-                revocations: RwLock::default(),
-                synced: Mutex::default(),
-            }),
-            issuer: self.issuer,
-            base,
-            jwks_url: OnceCell::new_with(self.jwks_url),
-            validations,
-            leeway: self.leeway,
-            min_refetch_interval: self.min_refetch_interval,
-            algorithms: self.algorithms,
-            http,
-            keys: Mutex::new(keys),
-            fetched: watch::Sender::new(()),
-            jwks_fetches: AtomicU64::new(0),
-            unknown_kid_fetches: AtomicU64::new(0),
-            feed_failures: AtomicU64::new(0),
-        });
-        if let Some(interval) = self.feed_interval {
-            let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-                VerifyError::Config("a revocation feed needs a Tokio runtime".into())
-            })?;
-            runtime.spawn(follow_feed(Arc::downgrade(&inner), interval));
-        }
-        Ok(Verifier(inner))
-    }
-
-    /// The configuration errors [`VerifierBuilder::build`] reports.
-    fn check(&self) -> Result<(), VerifyError> {
-        if self.audiences.is_empty() {
-            return Err(VerifyError::Config(
-                "at least one audience is required".into(),
-            ));
-        }
-        if self.algorithms.is_empty() {
-            return Err(VerifyError::Config("no accepted algorithm is left".into()));
-        }
-        if let FeedFailurePolicy::Closed { max_staleness } = self.feed_policy {
-            match self.feed_interval {
-                None => Err(VerifyError::Config(
-                    "a fail-closed feed policy needs a revocation feed".into(),
-                )),
-                Some(interval) if max_staleness <= interval => Err(VerifyError::Config(
-                    "max_staleness must be longer than the feed's poll interval".into(),
-                )),
-                Some(_) => Ok(()),
-            }?;
-        }
-        Ok(())
-    }
-}
 
 /// Verifies tokenmint access tokens. Clone it freely: clones share keys and feed state.
 #[derive(Clone)]
@@ -204,14 +42,6 @@ struct Inner {
     feed: Option<FeedState>,
 }
 
-struct FeedState {
-    url: String,
-    policy: FeedFailurePolicy,
-    revocations: RwLock<Revocations>,
-    /// When the feed was last read to its end: monotonic for staleness, wall clock to report.
-    synced: Mutex<Option<(Instant, SystemTime)>>,
-}
-
 #[derive(Deserialize)]
 struct Discovery {
     issuer: String,
@@ -222,19 +52,54 @@ impl Verifier {
     /// Starts configuring a verifier for tokens issued by `issuer` (exactly tokenmint's
     /// `TOKENMINT_ISSUER`).
     pub fn builder(issuer: impl Into<String>) -> VerifierBuilder {
-        VerifierBuilder {
-            issuer: issuer.into(),
-            audiences: Vec::new(),
-            jwks_url: None,
-            feed_interval: None,
-            feed_url: None,
-            feed_policy: FeedFailurePolicy::Open,
-            leeway: Duration::from_secs(30),
-            min_refetch_interval: Duration::from_secs(10),
-            algorithms: ACCEPTED.to_vec(),
-            http: None,
-            fixed_jwks: None,
+        VerifierBuilder::new(issuer.into())
+    }
+
+    /// Starts the verifier `config` describes (already checked): no fetch yet, and the
+    /// revocation feed's poller if there is a feed.
+    pub(crate) fn start(config: VerifierBuilder) -> Result<Self, VerifyError> {
+        let validations = config.validations();
+        let http = match config.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|err| VerifyError::Config(err.to_string()))?,
+        };
+        let base = config.issuer.trim_end_matches('/').to_owned();
+        let keys = match &config.fixed_jwks {
+            Some(text) => KeyCache::fixed(crate::jwks::parse(text, &config.algorithms)?),
+            None => KeyCache::default(),
+        };
+        let inner = Arc::new(Inner {
+            feed: config.feed_interval.map(|_| {
+                let url = config.feed_url.clone();
+                FeedState::new(
+                    url.unwrap_or_else(|| format!("{base}/v1/revocations")),
+                    config.feed_policy,
+                )
+            }),
+            issuer: config.issuer,
+            base,
+            jwks_url: OnceCell::new_with(config.jwks_url),
+            validations,
+            leeway: config.leeway,
+            min_refetch_interval: config.min_refetch_interval,
+            algorithms: config.algorithms,
+            http,
+            keys: Mutex::new(keys),
+            fetched: watch::Sender::new(()),
+            jwks_fetches: AtomicU64::new(0),
+            unknown_kid_fetches: AtomicU64::new(0),
+            feed_failures: AtomicU64::new(0),
+        });
+        if let Some(interval) = config.feed_interval {
+            let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+                VerifyError::Config("a revocation feed needs a Tokio runtime".into())
+            })?;
+            runtime.spawn(follow_feed(Arc::downgrade(&inner), interval));
         }
+        Ok(Verifier(inner))
     }
 
     /// Verifies an access token (the bearer token, without `Bearer `) and returns its claims.
@@ -314,7 +179,7 @@ impl Verifier {
     }
 
     /// Polls the revocation feed now (it is also polled in the background). With
-    /// [`FeedFailurePolicy::Closed`], awaiting this at startup makes the verifier accept tokens
+    /// [`FeedFailurePolicy::Closed`](crate::FeedFailurePolicy::Closed), awaiting this at startup makes the verifier accept tokens
     /// as soon as it can.
     pub async fn sync_revocations(&self) -> Result<(), VerifyError> {
         self.0.poll_feed().await
@@ -419,34 +284,6 @@ async fn run_fetch(inner: Arc<Inner>) {
     pending.result = Some(result);
 }
 
-impl FeedState {
-    /// Rejects a revoked token, and under a fail-closed policy any token while the feed is not
-    /// synced recently enough.
-    fn check(&self, claims: &Claims) -> Result<(), VerifyError> {
-        let revocations = self
-            .revocations
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        if revocations.revokes(&claims.sid, &claims.sub, claims.iat) {
-            return Err(VerifyError::Revoked);
-        }
-        let FeedFailurePolicy::Closed { max_staleness } = self.policy else {
-            return Ok(());
-        };
-        let synced = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
-        match synced.map(|(at, _)| at.elapsed()) {
-            None => Err(VerifyError::RevocationsUnavailable(
-                "no successful poll of the revocation feed yet".into(),
-            )),
-            Some(age) if age > max_staleness => Err(VerifyError::RevocationsUnavailable(format!(
-                "the revocation feed was last synced {} s ago",
-                age.as_secs()
-            ))),
-            Some(_) => Ok(()),
-        }
-    }
-}
-
 impl Inner {
     fn lock_keys(&self) -> MutexGuard<'_, KeyCache> {
         self.keys.lock().unwrap_or_else(PoisonError::into_inner)
@@ -523,27 +360,6 @@ impl Inner {
         }
         Ok(())
     }
-}
-
-/// The checks of every token, for each accepted algorithm: `iss`, `aud`, `exp` with the leeway,
-/// and the claims every tokenmint access token carries.
-fn validations(
-    algorithms: &[Algorithm],
-    issuer: &str,
-    audiences: &[String],
-    leeway: Duration,
-) -> Vec<(Algorithm, Validation)> {
-    algorithms
-        .iter()
-        .map(|&algorithm| {
-            let mut validation = Validation::new(algorithm);
-            validation.set_issuer(&[issuer]);
-            validation.set_audience(audiences);
-            validation.leeway = leeway.as_secs();
-            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-            (algorithm, validation)
-        })
-        .collect()
 }
 
 /// Polls the feed until the verifier is dropped.
