@@ -170,6 +170,20 @@ pub fn expected(entries: &[Move<'_>]) -> Moves {
         .collect()
 }
 
+/// The moves of `count` answers of one route with one status: its
+/// `tokenmint_http_requests_total` and its `tokenmint_http_request_duration_seconds_count`.
+pub fn answered(route: &str, method: &str, status: &str, count: f64) -> Moves {
+    let with_status = [("route", route), ("method", method), ("status", status)];
+    expected(&[
+        ("tokenmint_http_requests_total", &with_status, count),
+        (
+            "tokenmint_http_request_duration_seconds_count",
+            &with_status[..2],
+            count,
+        ),
+    ])
+}
+
 pub fn assert_moved(actual: &Moves, wanted: &Moves) {
     let show = |m: &Moves| {
         m.iter()
