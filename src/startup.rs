@@ -402,7 +402,7 @@ async fn follow_key_changes(
 async fn reload_keys(manager: &KeyManager, ring: &KeyRing) {
     match manager.load().await {
         Ok(set) => {
-            if set.jwks_digest() != ring.current().jwks_digest() {
+            if set.jwks_etag() != ring.current().jwks_etag() {
                 tracing::info!(
                     keys = set.published().len(),
                     "signing keys changed; reloaded"

@@ -150,7 +150,6 @@ pub struct KeySet {
     active: Option<Arc<SigningKey>>,
     published: Vec<PublishedKey>,
     jwks_json: Bytes,
-    jwks_digest: String,
     jwks_etag: Bytes,
 }
 
@@ -180,7 +179,6 @@ impl KeySet {
             published,
             jwks_json: Bytes::from(jwks_json),
             jwks_etag: Bytes::from(format!("\"{jwks_digest}\"")),
-            jwks_digest,
         }
     }
 
@@ -200,12 +198,8 @@ impl KeySet {
         &self.jwks_json
     }
 
-    /// A digest of [`KeySet::jwks_json`], for use as an entity tag.
-    pub fn jwks_digest(&self) -> &str {
-        &self.jwks_digest
-    }
-
-    /// [`KeySet::jwks_digest`] as a strong entity tag (quoted, RFC 9110 §8.8.3), rendered once.
+    /// A digest of [`KeySet::jwks_json`] as a strong entity tag (quoted, RFC 9110 §8.8.3),
+    /// rendered once: equal tags, equal documents.
     pub fn jwks_etag(&self) -> &Bytes {
         &self.jwks_etag
     }
