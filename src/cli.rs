@@ -219,7 +219,7 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
 
 /// `tokenmint migrate`: one line per migration applied, then the state of the schema.
 async fn run_migrate(config: &Config) -> anyhow::Result<()> {
-    let database = startup::connect_database(config).await?;
+    let database = startup::connect_database(config, Arc::new(SystemClock)).await?;
     let report = startup::migrate_database(&database).await;
     database.close().await;
     let report = report?;
@@ -234,7 +234,7 @@ async fn run_migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn run_admin_keys(command: AdminKeysCommand, config: &Config) -> anyhow::Result<()> {
-    let database = startup::open_database(config).await?;
+    let database = startup::open_database(config, Arc::new(SystemClock)).await?;
     let keys = AdminKeys::new(
         database.store(),
         Arc::new(SystemClock),
@@ -287,7 +287,7 @@ async fn run_admin_keys(command: AdminKeysCommand, config: &Config) -> anyhow::R
 }
 
 async fn run_sessions(command: SessionsCommand, config: &Config) -> anyhow::Result<()> {
-    let database = startup::open_database(config).await?;
+    let database = startup::open_database(config, Arc::new(SystemClock)).await?;
     let clock = Arc::new(SystemClock);
     let access_ttl = startup::token_policy(config).access_ttl;
     let sessions = SessionAdmin::new(database.store(), clock.clone(), access_ttl);
@@ -393,7 +393,7 @@ fn print_rows(rows: &[serde_json::Value], json: bool, columns: &[&str]) -> anyho
 }
 
 async fn key_manager(config: &Config) -> anyhow::Result<KeyManager> {
-    let database = startup::open_database(config).await?;
+    let database = startup::open_database(config, Arc::new(SystemClock)).await?;
     let kek = startup::key_encryption_key(config, &database)?;
     Ok(KeyManager::new(
         database.store(),

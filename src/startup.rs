@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::kek::Kek;
 use crate::domain::admin_keys::AdminKeys;
+use crate::domain::availability::AvailabilityWatch;
 use crate::domain::events::Events;
 use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::{TokenPolicy, TokenService};
@@ -26,7 +27,7 @@ use crate::http::{self, AppState, Services};
 use crate::prometheus::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::shutdown;
-use crate::store::{Database, MigrationReport};
+use crate::store::{Database, DatabaseOptions, DatabaseTimeouts, MigrationReport};
 
 /// A built, bound, not yet serving tokenmint.
 pub struct App {
@@ -46,7 +47,11 @@ impl App {
 
     /// Builds the service on the given clock (tests move time with a `ManualClock`).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let database = open_database(&config).await?;
+        let database = open_database(&config, Arc::clone(&clock)).await?;
+        let availability = AvailabilityWatch::new(database.availability(), Arc::clone(&clock));
+        if let Err(err) = availability.record_downtime_before_start().await {
+            tracing::warn!(error = %err, "cannot tell whether other replicas ran before this one");
+        }
         let kek = key_encryption_key(&config, &database)?;
         let policy = token_policy(&config);
         let rotation = RotationPolicy {
@@ -91,10 +96,12 @@ impl App {
         let identity = identity_provider(&config, &events, &metrics)?;
         let store = database.store();
         let access_ttl = policy.access_ttl;
+        let refresh_ttl = policy.refresh_ttl;
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
         metrics.watch_rate_limits(Arc::clone(&rate_limits));
         let tokens = TokenService::new(
             Arc::clone(&store),
+            database.availability(),
             identity,
             keys.clone(),
             Arc::clone(&clock),
@@ -112,8 +119,10 @@ impl App {
                 .with_events(Arc::clone(&events)),
             webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl)
                 .with_events(events),
-            feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock)),
+            feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock))
+                .with_outage_retention(refresh_ttl),
             draining: http::Draining::default(),
+            availability,
             metrics,
             key_manager: key_manager.clone(),
             rate_limits,
@@ -160,29 +169,37 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let listen = self.key_changes.map(|l| {
-            tokio::spawn(follow_key_changes(
-                l,
+        // Stopped when serving ends, and also if this future is dropped half-way.
+        let mut background = BackgroundTasks::default();
+        if let Some(listener) = self.key_changes {
+            background.spawn(follow_key_changes(
+                listener,
                 self.key_manager.clone(),
                 self.state.keys.clone(),
-            ))
-        });
-        let reload = tokio::spawn(maintain_keys(
+            ));
+        }
+        background.spawn(maintain_keys(
             self.key_manager,
             self.state.keys.clone(),
             self.state.config.signing_alg,
             self.state.config.key_reload_interval,
         ));
-        let purge = tokio::spawn(purge_expired(self.state.feed.clone()));
-        let sweep = tokio::spawn(crate::ratelimit::sweep_periodically(
+        background.spawn(purge_expired(self.state.feed.clone()));
+        let availability = self.state.availability.clone();
+        background.spawn(availability.clone().run());
+        background.spawn(crate::ratelimit::sweep_periodically(
             self.state.rate_limits.clone(),
         ));
-        let upkeep = tokio::spawn(crate::prometheus::keep_up(Arc::clone(&self.state.metrics)));
+        background.spawn(crate::prometheus::keep_up(Arc::clone(&self.state.metrics)));
         // Scrapes need no draining: this listener simply stops with the main one.
-        let metrics = self.metrics_listener.map(|listener| {
+        if let Some(listener) = self.metrics_listener {
             let router = http::metrics_router(self.state.clone());
-            tokio::spawn(async move { axum::serve(listener, router).await })
-        });
+            background.spawn(async move {
+                if let Err(err) = axum::serve(listener, router).await {
+                    tracing::error!(error = %err, "the metrics listener failed");
+                }
+            });
+        }
         let address = self.listener.local_addr()?;
         tracing::info!(%address, issuer = %self.state.config.issuer, "tokenmint is serving");
         let (closing, closed) = tokio::sync::watch::channel(false);
@@ -205,19 +222,31 @@ impl App {
                 Ok(())
             }
         };
-        reload.abort();
-        if let Some(listen) = listen {
-            listen.abort();
-        }
-        if let Some(metrics) = metrics {
-            metrics.abort();
-        }
-        purge.abort();
-        sweep.abort();
-        upkeep.abort();
+        drop(background);
+        availability.stopped().await;
         self.database.close().await;
         tracing::info!("tokenmint stopped");
         served.context("the HTTP server failed")
+    }
+}
+
+/// Tasks that run beside the server and end with it: aborted when dropped, so a server
+/// future dropped half-way (a crashed test server, a runtime shutting down) leaves none
+/// running — a heartbeat outliving its server would pass for a live replica.
+#[derive(Default)]
+struct BackgroundTasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl BackgroundTasks {
+    fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.0.push(tokio::spawn(task));
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -255,6 +284,7 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
 fn app_metrics(database: &Database, keys: &KeyRing) -> Arc<Metrics> {
     let metrics = Arc::new(Metrics::new());
     metrics.watch_pool(database.pool_status());
+    metrics.watch_database(database.health());
     if let Some(counts) = database.rotation_batches() {
         metrics.watch_rotation_batches(counts);
     }
@@ -284,27 +314,36 @@ fn identity_provider(
     Ok(Some(Arc::new(client)))
 }
 
-/// Connects to the configured database and applies pending migrations.
-pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
-    let database = connect_database(config).await?;
+/// Connects to the configured database and applies pending migrations. The database's
+/// availability is measured on `clock`.
+pub async fn open_database(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Database> {
+    let database = connect_database(config, clock).await?;
     migrate_database(&database).await?;
     Ok(database)
 }
 
+/// What `Database::connect` needs, from the configuration.
+pub fn database_options(config: &Config) -> DatabaseOptions {
+    DatabaseOptions {
+        url: config.database_url.clone(),
+        max_connections: config.db_max_connections,
+        sqlite_sync: config.sqlite_synchronous,
+        timeouts: DatabaseTimeouts {
+            statement: config.db_timeout,
+        },
+    }
+}
+
 /// Connects to the configured database, without migrating it.
-pub async fn connect_database(config: &Config) -> anyhow::Result<Database> {
-    Database::connect(
-        &config.database_url,
-        config.db_max_connections,
-        config.sqlite_synchronous,
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "cannot open the database {} (DATABASE_URL)",
-            config.database_url
-        )
-    })
+pub async fn connect_database(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Database> {
+    Database::connect(&database_options(config), clock)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {} (DATABASE_URL)",
+                config.database_url
+            )
+        })
 }
 
 /// Applies pending migrations, logging each one applied.
@@ -376,6 +415,10 @@ async fn maintain_keys(
         match manager.rotate_if_due(algorithm).await {
             Ok(changes) if changes.any() => tracing::info!(?changes, "signing keys rotated"),
             Ok(_) => {}
+            // The outage is logged by the store; the keys in hand keep signing meanwhile.
+            Err(err) if err.is_outage() => {
+                tracing::debug!(error = %err, "key rotation pass skipped: database unavailable");
+            }
             Err(err) => tracing::error!(error = %err, "key rotation pass failed"),
         }
         reload_keys(&manager, &ring).await;
@@ -409,6 +452,9 @@ async fn reload_keys(manager: &KeyManager, ring: &KeyRing) {
                 );
             }
             ring.replace(set);
+        }
+        Err(err) if err.is_outage() => {
+            tracing::debug!(error = %err, "signing keys not reloaded: database unavailable");
         }
         Err(err) => tracing::error!(error = %err, "cannot reload the signing keys"),
     }

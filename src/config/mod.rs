@@ -39,8 +39,8 @@ use self::sources::{
 };
 pub use self::values::parse_duration;
 use self::values::{
-    ACCESS_TOKEN_TTL, ADMIN_KEY_CACHE_TTL, APPWRITE_TIMEOUT, DB_MAX_CONNECTIONS, JWKS_MAX_AGE,
-    KEY_ROTATION, REFRESH_GRACE, SESSION_LIFETIME, parse_audiences, parse_claims,
+    ACCESS_TOKEN_TTL, ADMIN_KEY_CACHE_TTL, APPWRITE_TIMEOUT, DB_MAX_CONNECTIONS, DB_TIMEOUT,
+    JWKS_MAX_AGE, KEY_ROTATION, REFRESH_GRACE, SESSION_LIFETIME, parse_audiences, parse_claims,
     parse_database_url, parse_http_url, parse_issuer, parse_number, parse_origins,
 };
 use self::values::{SHUTDOWN_DELAY, SHUTDOWN_TIMEOUT};
@@ -73,6 +73,7 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_CLAIMS",
     "TOKENMINT_LOG_FORMAT",
     "TOKENMINT_DB_MAX_CONNECTIONS",
+    "TOKENMINT_DB_TIMEOUT",
     "TOKENMINT_APPWRITE_TIMEOUT",
     "TOKENMINT_APPWRITE_CONNECT_TIMEOUT",
     "TOKENMINT_ADMIN_KEY_CACHE_TTL",
@@ -231,6 +232,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `TOKENMINT_DB_MAX_CONNECTIONS`: PostgreSQL pool size (SQLite uses a small fixed pool).
     pub db_max_connections: u32,
+    /// `TOKENMINT_DB_TIMEOUT`: the longest one database statement may run (lock waits get
+    /// half of it); past it the request is answered 503 and nothing of it is written.
+    pub db_timeout: Duration,
     /// `TOKENMINT_APPWRITE_TIMEOUT`: budget of one verification with Appwrite, retry included.
     pub appwrite_timeout: Duration,
     /// `TOKENMINT_APPWRITE_CONNECT_TIMEOUT`: budget of one connection attempt to Appwrite.
@@ -387,6 +391,7 @@ impl Config {
             db_max_connections: raw.parse("TOKENMINT_DB_MAX_CONNECTIONS", "10", |v| {
                 parse_number(v, DB_MAX_CONNECTIONS)
             })?,
+            db_timeout: raw.duration("TOKENMINT_DB_TIMEOUT", "5s", DB_TIMEOUT)?,
             appwrite_timeout: raw.duration("TOKENMINT_APPWRITE_TIMEOUT", "5s", APPWRITE_TIMEOUT)?,
             appwrite_connect_timeout: raw.duration(
                 "TOKENMINT_APPWRITE_CONNECT_TIMEOUT",

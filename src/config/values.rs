@@ -67,6 +67,13 @@ pub const SHUTDOWN_TIMEOUT: DurationRange = DurationRange {
     min: seconds(1),
     max: seconds(600),
 };
+/// `TOKENMINT_DB_TIMEOUT`: 100 ms to 10 s. Every database limit derives from it (see
+/// `store::DatabaseTimeouts`); at 10 s a refresh still answers within the 15 s request
+/// timeout.
+pub const DB_TIMEOUT: DurationRange = DurationRange {
+    min: Duration::from_millis(100),
+    max: seconds(10),
+};
 /// `TOKENMINT_DB_MAX_CONNECTIONS`: 1 to 1000.
 pub const DB_MAX_CONNECTIONS: (u32, u32) = (1, 1000);
 

@@ -248,7 +248,9 @@ async fn feed_step(tour: &Tour<'_>, sids: &[&str]) -> anyhow::Result<()> {
 /// Creates an admin key as `tokenmint admin-keys create` does: through the database, with the
 /// domain's admin-key service.
 async fn create_admin_key(config: &Config) -> anyhow::Result<String> {
-    let database = crate::startup::open_database(config).await?;
+    let database =
+        crate::startup::open_database(config, std::sync::Arc::new(crate::clock::SystemClock))
+            .await?;
     let keys = AdminKeys::new(
         database.store(),
         Arc::new(SystemClock),

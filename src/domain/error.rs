@@ -60,8 +60,17 @@ pub const DATABASE_RETRY_AFTER: u64 = 2;
 impl From<StoreError> for TokenError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(cause) | StoreError::Conflict(cause) => {
-                tracing::warn!(error = %cause, "database unavailable or contended");
+            // An outage is logged once, as it begins and ends (see `store::availability`),
+            // not once per request it fails.
+            StoreError::Unavailable(cause) => {
+                tracing::debug!(error = %cause, "database unavailable");
+                TokenError::TemporarilyUnavailable {
+                    what: "the database",
+                    retry_after: DATABASE_RETRY_AFTER,
+                }
+            }
+            StoreError::Busy(cause) | StoreError::Conflict(cause) => {
+                tracing::warn!(error = %cause, "database busy or contended");
                 TokenError::TemporarilyUnavailable {
                     what: "the database",
                     retry_after: DATABASE_RETRY_AFTER,

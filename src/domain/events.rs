@@ -144,6 +144,10 @@ pub trait Events: Send + Sync {
     /// successor back.
     fn grace_window_hit(&self);
 
+    /// A used refresh token was presented again after the grace window, which an outage had
+    /// extended, and got its successor back.
+    fn grace_window_hit_after_outage(&self);
+
     /// `count` live sessions were revoked for `reason` (revoking a revoked session is not
     /// reported: it changes nothing).
     fn sessions_revoked(&self, reason: RevocationReason, count: usize);
@@ -165,6 +169,7 @@ impl Events for NoEvents {
     fn grant_completed(&self, _: GrantType, _: Result<(), &TokenError>) {}
     fn refresh_reuse_detected(&self) {}
     fn grace_window_hit(&self) {}
+    fn grace_window_hit_after_outage(&self) {}
     fn sessions_revoked(&self, _: RevocationReason, _: usize) {}
     fn webhook_delivered(&self, _: Option<&'static str>, _: WebhookOutcome) {}
     fn identity_verified(&self, _: IdentityOutcome, _: Duration) {}

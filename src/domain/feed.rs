@@ -48,17 +48,36 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+/// How long recorded outages are kept unless told otherwise: the longest session lifetime
+/// the configuration accepts.
+const DEFAULT_OUTAGE_RETENTION: chrono::Duration = chrono::Duration::days(400);
+
+/// How long the heartbeat of a replica no longer running is kept.
+const HEARTBEAT_RETENTION: chrono::Duration = chrono::Duration::days(1);
+
 /// Reads and purges the feed.
 #[derive(Clone)]
 pub struct RevocationFeed {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    outage_retention: chrono::Duration,
 }
 
 impl RevocationFeed {
     /// The feed over `store`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            outage_retention: DEFAULT_OUTAGE_RETENTION,
+        }
+    }
+
+    /// Keeps recorded outages for `retention`: the absolute session lifetime (a rotation, and
+    /// so a retry of it, is never older than its session).
+    pub fn with_outage_retention(mut self, retention: chrono::Duration) -> Self {
+        self.outage_retention = retention;
+        self
     }
 
     /// What was revoked after `since` and still matters.
@@ -76,15 +95,17 @@ impl RevocationFeed {
     }
 
     /// One bounded purge pass: expired feed entries, sessions ended a day ago (kept that long
-    /// so operators can still look at them; their refresh-token state goes with them), and
-    /// remembered Appwrite-session revocations that stopped mattering. Returns how many rows
-    /// went.
+    /// so operators can still look at them; their refresh-token state goes with them),
+    /// remembered Appwrite-session revocations that stopped mattering, outages older than any
+    /// session, and heartbeats of replicas gone a day. Returns how many rows went.
     pub async fn purge(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let cutoffs = PurgeCutoffs {
             feed: now,
             sessions: crate::clock::earlier(now, chrono::Duration::days(1)),
             appwrite_sessions: now,
+            outages: crate::clock::earlier(now, self.outage_retention),
+            heartbeats: crate::clock::earlier(now, HEARTBEAT_RETENTION),
         };
         self.store.purge_expired(&cutoffs, PURGE_BATCH).await
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::error::TokenError;
 use super::events::{Events, NoEvents};
 use super::keys::KeyRing;
-use super::ports::{IdentityProvider, Store};
+use super::ports::{Availability, IdentityProvider, Store};
 use super::rate_limit::{Unlimited, UserRateLimit};
 use super::session::Grant;
 use super::token::{ACCESS_TOKEN_TYPE, RefreshToken, access_claims};
@@ -64,6 +64,7 @@ impl std::fmt::Debug for IssuedTokens {
 #[derive(Clone)]
 pub struct TokenService {
     pub(super) store: Arc<dyn Store>,
+    pub(super) availability: Arc<dyn Availability>,
     pub(super) identity: Option<Arc<dyn IdentityProvider>>,
     pub(super) keys: KeyRing,
     pub(super) clock: Arc<dyn Clock>,
@@ -77,6 +78,7 @@ impl TokenService {
     /// token exchange answers [`TokenError::ExchangeNotConfigured`] and everything else works.
     pub fn new(
         store: Arc<dyn Store>,
+        availability: Arc<dyn Availability>,
         identity: Option<Arc<dyn IdentityProvider>>,
         keys: KeyRing,
         clock: Arc<dyn Clock>,
@@ -84,6 +86,7 @@ impl TokenService {
     ) -> Self {
         Self {
             store,
+            availability,
             identity,
             keys,
             clock,

@@ -135,6 +135,17 @@ pub enum KeyError {
     Generate(#[from] CryptoError),
 }
 
+impl KeyError {
+    /// Whether the database was unreachable or busy: a passing outage (logged once as it
+    /// begins and ends), not a fault of the keys.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(StoreError::Unavailable(_) | StoreError::Busy(_))
+        )
+    }
+}
+
 /// A published key as it appears in the JWKS, with its state.
 #[derive(Debug, Clone)]
 pub struct PublishedKey {

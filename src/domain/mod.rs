@@ -6,10 +6,12 @@
 pub mod access;
 pub mod admin_keys;
 pub mod audit;
+pub mod availability;
 pub mod error;
 pub mod events;
 pub mod exchange;
 pub mod feed;
+pub mod grace;
 pub mod grants;
 pub mod introspect;
 pub mod keys;

@@ -19,9 +19,15 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// client, and it never carries row data (see `store::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached, or did not answer in time.
+    /// The database could not be reached, did not answer in time, or cannot take writes
+    /// (a standby, a server shutting down). The connection is no longer trusted. Whether a
+    /// write in flight was committed is unknown.
     #[error("database unavailable")]
     Unavailable(#[source] BoxError),
+    /// The database answered, but a lock wait or a statement ran past its timeout: the
+    /// statement was cancelled and nothing it would have written was written.
+    #[error("database busy")]
+    Busy(#[source] BoxError),
     /// A concurrent transaction changed the same rows first (a serialization failure or a
     /// deadlock): nothing was written, and trying again may succeed.
     #[error("concurrent update")]
@@ -191,6 +197,10 @@ pub struct PurgeCutoffs {
     pub sessions: DateTime<Utc>,
     /// Remembered Appwrite-session revocations that stopped mattering before this.
     pub appwrite_sessions: DateTime<Utc>,
+    /// Outages that ended before this (no session still alive was rotated before them).
+    pub outages: DateTime<Utc>,
+    /// Heartbeats of replicas last seen before this.
+    pub heartbeats: DateTime<Utc>,
 }
 
 /// One entry of the revocation feed.
@@ -231,9 +241,6 @@ impl FeedEntry {
 /// work: it commits entirely or not at all.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Checks that the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-
     /// Inserts a signing key. Returns `false`, writing nothing, when the key's state is
     /// `active` or `next` and another key already holds that state: at most one key signs and
     /// at most one waits, whatever number of replicas race to create them. `audit` is recorded
@@ -392,6 +399,58 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+}
+
+/// A span of time in which a replica of tokenmint could not use the database (or no replica
+/// ran at all): answers were 503s or never came, and a client could not have retried
+/// successfully. The grace window of a rotation does not run out during one (see
+/// `domain::grace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    /// When it began: at the latest, when the first failed operation started.
+    pub start: DateTime<Utc>,
+    /// When the database was seen working again.
+    pub end: DateTime<Utc>,
+}
+
+/// What tokenmint knows about the database's availability: each replica watches its own
+/// operations and a heartbeat, and shares the outages it saw through the database.
+#[async_trait]
+pub trait Availability: Send + Sync + 'static {
+    /// Whether this replica could write to the database at its last attempt (no round trip).
+    fn writable(&self) -> bool;
+
+    /// Writes the heartbeat of `replica` (started at `started_at`) at `now`: the proof that
+    /// the database takes writes, and what lets a replica starting later tell whether any
+    /// replica was running in between.
+    async fn heartbeat(
+        &self,
+        replica: Uuid,
+        started_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The newest heartbeat of any replica other than `replica`, and whether that replica
+    /// said it stopped on purpose; `None` when no other replica ever ran.
+    async fn newest_heartbeat(
+        &self,
+        replica: Uuid,
+    ) -> Result<Option<(DateTime<Utc>, bool)>, StoreError>;
+
+    /// Marks `replica` as stopped on purpose (a graceful shutdown answers what it accepted).
+    async fn mark_stopped(&self, replica: Uuid) -> Result<(), StoreError>;
+
+    /// Writes the outages this replica saw and has not written yet, and `extra` (a span in
+    /// which no replica ran), so that every replica knows them. Returns how many were written.
+    async fn record_outages(&self, extra: Option<Outage>) -> Result<usize, StoreError>;
+
+    /// The outages that overlap `from..=to`: those any replica recorded, and those this
+    /// replica saw and has not recorded yet, including one still going on (ending `to`).
+    async fn outages_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Outage>, StoreError>;
 }
 
 /// Proof of an Appwrite session, as handed over by the app.

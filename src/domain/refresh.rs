@@ -8,7 +8,8 @@
 //!    - unknown family, ended session, another client: `invalid_grant`;
 //!    - the previous token within the grace window (a retry after a lost answer, or a request
 //!      that lost the race): **the same** successor, opened from its sealed copy, with a fresh
-//!      access token;
+//!      access token. The window does not run out while tokenmint could not answer (see
+//!      [`grace`](super::grace)): a retry after a database outage or failover is a retry;
 //!    - any other token of the family: a replay, however long ago it was used. The session is
 //!      revoked (`refresh_token_reuse`, audited) and the answer is `invalid_grant`.
 //!
@@ -20,8 +21,9 @@ use chrono::{DateTime, Utc};
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::{InvalidGrantReason, TokenError};
 use super::events::GrantType;
+use super::grace;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
-use super::ports::{Revocation, Rotation, TokenFamily};
+use super::ports::{PreviousToken, Revocation, Rotation, TokenFamily};
 use super::session::{Grant, RevocationReason, Session};
 use super::token::{RefreshToken, parse_scope};
 use crate::clock::later;
@@ -154,7 +156,8 @@ impl TokenService {
     }
 
     /// A token of a live family that is not its current one: the same successor when it is the
-    /// previous token within the grace window; a replay otherwise, which revokes the session.
+    /// previous token within the grace window (extended by outages); a replay otherwise, which
+    /// revokes the session.
     async fn grace_successor(
         &self,
         presented: &RefreshToken,
@@ -163,16 +166,27 @@ impl TokenService {
         now: DateTime<Utc>,
     ) -> Result<RefreshToken, TokenError> {
         let hash = presented.hash();
-        if let Some(previous) = family
-            .previous
-            .as_ref()
-            .filter(|p| p.hash == hash && self.within_grace(p.used_at, now))
-        {
-            let text = successor::open(presented.expose(), &hash.0, &previous.successor_sealed)?;
-            let successor =
-                RefreshToken::parse(&text).ok_or(TokenError::Crypto(crate::crypto::CryptoError))?;
-            self.events.grace_window_hit();
-            return Ok(successor);
+        // The previous token: its successor (the current token) has never been used.
+        if let Some(previous) = family.previous.as_ref().filter(|p| p.hash == hash) {
+            let grace = self.policy.grace;
+            if grace::within_window(previous.used_at, grace, now) {
+                self.events.grace_window_hit();
+                return open_successor(presented, previous);
+            }
+            // Past the window: still a retry if tokenmint could not answer during part of it.
+            // (Rare: only such a retry, or a replay of the previous token, reads this.)
+            let outages = self
+                .availability
+                .outages_between(previous.used_at, now)
+                .await?;
+            if grace::within_extended_window(previous.used_at, grace, &outages, now) {
+                self.events.grace_window_hit_after_outage();
+                tracing::info!(
+                    sid = %family.session.id,
+                    "a refresh retried after an outage got the successor it had lost"
+                );
+                return open_successor(presented, previous);
+            }
         }
         if family.current == Some(hash) {
             // Current, yet two rotations in a row failed: something is contending; let the
@@ -186,15 +200,6 @@ impl TokenService {
         self.revoke_for_reuse(&family.session, &request.context, now)
             .await?;
         Err(TokenError::invalid_grant(InvalidGrantReason::TokenReuse))
-    }
-
-    /// Whether a token used at `used_at` may still be retried at `now`. Both are compared in
-    /// whole milliseconds (the stored precision), truncated alike, and the window is rounded up
-    /// to a whole millisecond: every retry within the configured window is honoured.
-    fn within_grace(&self, used_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        let grace = self.policy.grace;
-        let grace_ms = grace.num_milliseconds() + i64::from(grace.subsec_nanos() % 1_000_000 != 0);
-        now.timestamp_millis() - used_at.timestamp_millis() <= grace_ms
     }
 
     async fn revoke_for_reuse(
@@ -235,6 +240,16 @@ impl TokenService {
         let scope = narrowed_scope(session.scope.as_deref(), request.scope.as_deref())?;
         self.issue(session, scope.as_deref(), successor, now)
     }
+}
+
+/// The successor of `presented` (the family's previous token), opened from its sealed copy.
+fn open_successor(
+    presented: &RefreshToken,
+    previous: &PreviousToken,
+) -> Result<RefreshToken, TokenError> {
+    let hash = presented.hash();
+    let text = successor::open(presented.expose(), &hash.0, &previous.successor_sealed)?;
+    RefreshToken::parse(&text).ok_or(TokenError::Crypto(crate::crypto::CryptoError))
 }
 
 /// RFC 6749 §6: the requested scope must not exceed the granted one; omitted means granted.

@@ -188,7 +188,7 @@ impl OAuthError {
 impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(_) | StoreError::Conflict(_) => {
+            StoreError::Unavailable(_) | StoreError::Busy(_) | StoreError::Conflict(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_detail("the database is temporarily unavailable")
                     .with_retry_after(crate::domain::error::DATABASE_RETRY_AFTER)

@@ -1,5 +1,9 @@
 //! Liveness (`/healthz`: the process serves) and readiness (`/readyz`: it can do its job —
-//! the database answers and a signing key is loaded — and it is not shutting down).
+//! the database takes a write and a signing key is loaded — and it is not shutting down).
+//!
+//! The database check is a write (this replica's heartbeat), not a read: a replica whose
+//! `DATABASE_URL` still reaches a demoted primary reads fine and can write nothing, and must
+//! leave the load balancer's rotation.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,7 +58,7 @@ impl Draining {
     get,
     path = "/readyz",
     tag = "operations",
-    summary = "Readiness: the database answers and a signing key is loaded",
+    summary = "Readiness: the database takes writes and a signing key is loaded",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "Not ready; `checks` says why", body = Readiness),
@@ -65,10 +69,11 @@ pub async fn get_readiness(State(state): State<AppState>) -> Response {
         let body = json!({ "status": "draining", "checks": {} });
         return no_store((StatusCode::SERVICE_UNAVAILABLE, Json(body)));
     }
-    let database = match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
+    let database = match tokio::time::timeout(PING_TIMEOUT, state.availability.check()).await {
         Ok(Ok(())) => "ok",
+        // The outage itself is logged once by the store, as it begins and ends.
         Ok(Err(err)) => {
-            tracing::warn!(error = %err, "readiness: database check failed");
+            tracing::debug!(error = %err, "readiness: the database took no write");
             "unavailable"
         }
         Err(_) => "timeout",

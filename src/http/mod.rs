@@ -37,6 +37,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::admin_keys::AdminKeys;
+use crate::domain::availability::AvailabilityWatch;
 use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::TokenService;
 use crate::domain::keys::{KeyManager, KeyRing};
@@ -107,6 +108,8 @@ pub struct Services {
     pub rate_limits: Arc<RateLimits>,
     /// Set when shutdown begins: readiness fails from then on.
     pub draining: Draining,
+    /// This replica's heartbeat: what readiness checks the database with.
+    pub availability: AvailabilityWatch,
     /// This app's metrics registry.
     pub metrics: Arc<crate::prometheus::Metrics>,
 }

@@ -149,7 +149,7 @@ async fn apply_signed(
             }
             (deciding, outcome, Ok(status(answer, changed)))
         }
-        Err(err @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
+        Err(err @ (StoreError::Unavailable(_) | StoreError::Busy(_) | StoreError::Conflict(_))) => {
             (deciding, WebhookOutcome::Unavailable, Err(err.into()))
         }
         Err(err) => {

@@ -34,6 +34,7 @@ pub(super) struct DomainMetrics {
     invalid_grants: Slots<Counter>,
     reuse_detected: Counter,
     grace_hits: Counter,
+    grace_after_outage: Counter,
     sessions_revoked: Slots<Counter>,
     webhook_deliveries: Slots<Counter>,
     appwrite_requests: Slots<Counter>,
@@ -50,6 +51,7 @@ impl DomainMetrics {
             invalid_grants: Slots::new(grants * InvalidGrantReason::ALL.len()),
             reuse_detected: register_counter(recorder, names::REUSE_DETECTED, Vec::new()),
             grace_hits: register_counter(recorder, names::GRACE_HITS, Vec::new()),
+            grace_after_outage: register_counter(recorder, names::GRACE_AFTER_OUTAGE, Vec::new()),
             sessions_revoked: Slots::new(RevocationReason::ALL.len()),
             webhook_deliveries: Slots::new((WEBHOOK_EVENTS.len() + 1) * WebhookOutcome::ALL.len()),
             appwrite_requests: Slots::new(IdentityOutcome::ALL.len()),
@@ -109,6 +111,10 @@ impl Events for Metrics {
 
     fn grace_window_hit(&self) {
         self.domain.grace_hits.increment(1);
+    }
+
+    fn grace_window_hit_after_outage(&self) {
+        self.domain.grace_after_outage.increment(1);
     }
 
     fn sessions_revoked(&self, reason: RevocationReason, count: usize) {

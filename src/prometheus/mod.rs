@@ -52,6 +52,8 @@ pub mod names {
     pub const REUSE_DETECTED: &str = "tokenmint_refresh_reuse_detected_total";
     /// Counter.
     pub const GRACE_HITS: &str = "tokenmint_refresh_grace_hits_total";
+    /// Counter.
+    pub const GRACE_AFTER_OUTAGE: &str = "tokenmint_refresh_grace_after_outage_total";
     /// Counter `{reason}`.
     pub const SESSIONS_REVOKED: &str = "tokenmint_sessions_revoked_total";
     /// Counter `{event, outcome}`.
@@ -76,6 +78,12 @@ pub mod names {
     pub const DB_ROTATION_BATCHES: &str = "tokenmint_db_rotation_batches_total";
     /// Counter (PostgreSQL only).
     pub const DB_ROTATION_ATTEMPTS: &str = "tokenmint_db_rotation_attempts_total";
+    /// Counter (PostgreSQL only).
+    pub const DB_ROTATION_WITHDRAWN: &str = "tokenmint_db_rotation_withdrawn_total";
+    /// Gauge, 1 or 0.
+    pub const DB_WRITABLE: &str = "tokenmint_db_writable";
+    /// Counter.
+    pub const DB_OUTAGES: &str = "tokenmint_db_outages_total";
     /// Gauge `{version}`, always 1.
     pub const BUILD_INFO: &str = "tokenmint_build_info";
     /// Gauge `{state}`: 1 for the circuit breaker's current state, 0 for the others.
@@ -108,6 +116,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         names::GRACE_HITS,
         "Used refresh tokens presented again within the grace window (answered with the same successor)",
+    ),
+    (
+        names::GRACE_AFTER_OUTAGE,
+        "Used refresh tokens presented after the grace window and still answered with the same successor, because an outage began within the window",
     ),
     (names::SESSIONS_REVOKED, "Live sessions revoked, by reason"),
     (
@@ -144,6 +156,18 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         names::DB_ROTATION_ATTEMPTS,
         "Refresh-token rotations those statements carried, won or lost (divided by the batches: the mean batch size)",
+    ),
+    (
+        names::DB_ROTATION_WITHDRAWN,
+        "Rotations withdrawn before any statement carried them, because their request had given up (its deadline passed)",
+    ),
+    (
+        names::DB_WRITABLE,
+        "1 while this replica's last attempt to write to the database worked (what /readyz reports), 0 during an outage",
+    ),
+    (
+        names::DB_OUTAGES,
+        "Database outages this replica saw begin: operations that found the database unreachable, unresponsive or read-only",
     ),
     (names::BUILD_INFO, "The running tokenmint's version"),
     (

@@ -10,7 +10,7 @@ use super::{Metrics, names};
 use crate::appwrite::breaker::{CircuitBreaker, CircuitState};
 use crate::domain::keys::{KeyRing, KeyState};
 use crate::ratelimit::{LimitKind, RateLimits};
-use crate::store::{BatchCounts, PoolStatus};
+use crate::store::{BatchCounts, DatabaseHealth, PoolStatus};
 
 const CIRCUIT_STATES: [CircuitState; 3] = [
     CircuitState::Closed,
@@ -41,10 +41,24 @@ impl Metrics {
     pub fn watch_rotation_batches(&self, counts: impl Fn() -> BatchCounts + Send + Sync + 'static) {
         let batches = self.counter(names::DB_ROTATION_BATCHES, Vec::new());
         let attempts = self.counter(names::DB_ROTATION_ATTEMPTS, Vec::new());
+        let withdrawn = self.counter(names::DB_ROTATION_WITHDRAWN, Vec::new());
         self.on_scrape(move || {
             let now = counts();
             batches.absolute(now.batches);
             attempts.absolute(now.items);
+            withdrawn.absolute(now.withdrawn);
+        });
+    }
+
+    /// Reports whether the database takes writes and how many outages began, as `health`
+    /// reads them, at each scrape.
+    pub fn watch_database(&self, health: impl Fn() -> DatabaseHealth + Send + Sync + 'static) {
+        let writable = self.gauge(names::DB_WRITABLE, Vec::new());
+        let outages = self.counter(names::DB_OUTAGES, Vec::new());
+        self.on_scrape(move || {
+            let now = health();
+            writable.set(if now.writable { 1.0 } else { 0.0 });
+            outages.absolute(now.outages);
         });
     }
 

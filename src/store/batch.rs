@@ -10,7 +10,8 @@
 //! grow only while a worker is busy, which is exactly when sharing pays.
 //!
 //! Each batch runs in a spawned task, so a request whose client goes away does not cancel the
-//! statement of the others that share its batch. Items that [`BatchRunner::same_target`] says
+//! statement of the others that share its batch; an item whose requester has given up before
+//! a batch took it is withdrawn, never sent. Items that [`BatchRunner::same_target`] says
 //! touch the same row never share a batch: the later one waits for the next, so it sees what
 //! the earlier one wrote, exactly as if the two had raced on the row's lock.
 
@@ -82,6 +83,8 @@ pub struct BatchCounts {
     pub batches: u64,
     /// Items those batches carried.
     pub items: u64,
+    /// Items withdrawn before any batch took them: their requester had given up.
+    pub withdrawn: u64,
 }
 
 struct Pending<R: BatchRunner> {
@@ -152,11 +155,17 @@ impl<R: BatchRunner> Shared<R> {
     }
 
     /// The next batch: waiting items in arrival order, up to `max_batch`, skipping those that
-    /// share a target with one already taken (they stay first in line for the next batch).
-    /// `None` when nothing waits: the calling worker then ends, and no longer counts as running
-    /// (under the queue's lock, so an item that arrives next starts a new worker).
+    /// share a target with one already taken (they stay first in line for the next batch) and
+    /// dropping those whose requester has gone. `None` when nothing waits: the calling worker
+    /// then ends, and no longer counts as running (under the queue's lock, so an item that
+    /// arrives next starts a new worker).
     fn next_batch(&self) -> Option<Vec<Pending<R>>> {
         let mut queue = self.lock();
+        // A requester that gave up (its deadline passed) was answered without its item: an
+        // item written now could only surprise it.
+        let waiting = queue.waiting.len();
+        queue.waiting.retain(|pending| !pending.reply.is_closed());
+        queue.sent.withdrawn += (waiting - queue.waiting.len()) as u64;
         if queue.waiting.is_empty() {
             queue.running -= 1;
             return None;
@@ -256,6 +265,7 @@ fn shared_error(err: &Arc<StoreError>) -> StoreError {
     let cause = || -> crate::domain::ports::BoxError { Box::new(Arc::clone(err)) };
     match &**err {
         StoreError::Unavailable(_) => StoreError::Unavailable(cause()),
+        StoreError::Busy(_) => StoreError::Busy(cause()),
         StoreError::Conflict(_) => StoreError::Conflict(cause()),
         StoreError::Query(_) => StoreError::Query(cause()),
         StoreError::Corrupt(what) => StoreError::Corrupt(what.clone()),
@@ -338,7 +348,8 @@ mod tests {
             batcher.counts(),
             BatchCounts {
                 batches: 1,
-                items: 1
+                items: 1,
+                withdrawn: 0
             }
         );
     }
@@ -364,7 +375,8 @@ mod tests {
             batcher.counts(),
             BatchCounts {
                 batches: batches.len() as u64,
-                items: 40
+                items: 40,
+                withdrawn: 0
             },
             "the counts say what was sent"
         );
@@ -457,6 +469,33 @@ mod tests {
         }
         // And the batcher still works afterwards.
         assert_eq!(batcher.submit((4, 4)).await.unwrap(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_item_whose_requester_gave_up_before_a_batch_took_it_is_never_run() {
+        let runner = recorder(50);
+        let batcher = Batcher::new(Arc::clone(&runner), 1, 64);
+        // Holds the only worker while the next item waits.
+        let first = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit((1, 1)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(5), batcher.submit((2, 2))).await;
+        assert!(gave_up.is_err(), "its deadline passed while it waited");
+        let kept = batcher.submit((3, 3));
+        assert_eq!(kept.await.unwrap(), 3);
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        let ran: Vec<u32> = runner
+            .batches
+            .lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(|item| item.0)
+            .collect();
+        assert_eq!(ran, vec![1, 3], "the withdrawn item was never run");
+        assert_eq!(batcher.counts().withdrawn, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

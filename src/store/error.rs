@@ -1,6 +1,8 @@
-//! Turning sqlx errors into the domain's [`StoreError`]: connection trouble is `Unavailable`
-//! (clients get 503 and may retry), a lost serialization race is `Conflict`, anything else is
-//! `Query` (a bug: 500).
+//! Turning sqlx errors into the domain's [`StoreError`]: connection trouble and a server that
+//! cannot take writes are `Unavailable` (clients get 503 and may retry; the connection is
+//! closed), a statement cancelled by a lock or statement timeout is `Busy` (503 too; the
+//! connection is fine), a lost serialization race is `Conflict`, anything else is `Query` (a
+//! bug: 500).
 //!
 //! A database error is kept only as its SQLSTATE, constraint and table: the server's message,
 //! detail and context can quote row data (`Failing row contains (…)`, the JSON of a claims
@@ -13,31 +15,58 @@ use crate::domain::ports::StoreError;
 /// Classifies an sqlx error.
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     let redacted = Redacted::of(&err);
-    let code = redacted.code.as_deref().unwrap_or("");
-    let unavailable = match &err {
+    let kind = match &err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
-        // SQLSTATE class 08 (connection exception), 57P01-03 (shutdown / cannot connect now),
-        // 3D000 (the database does not exist), 53300 (too many connections); SQLite's
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6) after the busy timeout.
-        sqlx::Error::Database(_) => {
-            code.starts_with("08")
-                || code.starts_with("57P0")
-                || matches!(code, "3D000" | "53300" | "5" | "6")
-        }
-        _ => false,
+        | sqlx::Error::Protocol(_) => Kind::Unavailable,
+        sqlx::Error::Database(_) => Kind::of_sqlstate(redacted.code.as_deref().unwrap_or("")),
+        _ => Kind::Query,
     };
-    if unavailable {
-        StoreError::Unavailable(Box::new(redacted))
-    } else if matches!(code, "40001" | "40P01") {
+    let cause = Box::new(redacted);
+    match kind {
+        Kind::Unavailable => StoreError::Unavailable(cause),
+        Kind::Busy => StoreError::Busy(cause),
+        Kind::Conflict => StoreError::Conflict(cause),
+        Kind::Query => StoreError::Query(cause),
+    }
+}
+
+/// The [`StoreError`] variant a database error becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unavailable,
+    Busy,
+    Conflict,
+    Query,
+}
+
+impl Kind {
+    fn of_sqlstate(code: &str) -> Self {
+        // Unavailable, the connection not to be trusted with a write: class 08 (connection
+        // exception); 57P01-05 (the server is shutting down or restarting, cannot connect now,
+        // the database was dropped, the session timed out); 25006 (read_only_sql_transaction:
+        // a primary demoted to a standby, or a standby reached through a stale address); 3D000
+        // (no such database); class 53 (out of disk, memory or connections).
+        if code.starts_with("08")
+            || code.starts_with("57P0")
+            || code.starts_with("53")
+            || matches!(code, "25006" | "3D000")
+        {
+            Self::Unavailable
+        // Busy, cancelled by a timeout and rolled back, the connection fine: 55P03
+        // (lock_not_available: `lock_timeout`), 57014 (query_canceled: `statement_timeout`);
+        // SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6) after the busy timeout.
+        } else if matches!(code, "55P03" | "57014" | "5" | "6") {
+            Self::Busy
         // serialization_failure, deadlock_detected: a concurrent transaction won.
-        StoreError::Conflict(Box::new(redacted))
-    } else {
-        StoreError::Query(Box::new(redacted))
+        } else if matches!(code, "40001" | "40P01") {
+            Self::Conflict
+        } else {
+            Self::Query
+        }
     }
 }
 
@@ -134,6 +163,27 @@ mod tests {
         assert!(matches!(mapped, StoreError::Unavailable(_)));
         let source = std::error::Error::source(&mapped).unwrap().to_string();
         assert!(source.ends_with("connection reset"), "{source}");
+    }
+
+    #[test]
+    fn sqlstates_are_classified_by_what_they_say_about_the_connection() {
+        for (code, expected) in [
+            ("08006", Kind::Unavailable),
+            ("57P01", Kind::Unavailable),
+            ("57P03", Kind::Unavailable),
+            ("25006", Kind::Unavailable),
+            ("53300", Kind::Unavailable),
+            ("3D000", Kind::Unavailable),
+            ("55P03", Kind::Busy),
+            ("57014", Kind::Busy),
+            ("5", Kind::Busy),
+            ("40001", Kind::Conflict),
+            ("40P01", Kind::Conflict),
+            ("23505", Kind::Query),
+            ("42P01", Kind::Query),
+        ] {
+            assert_eq!(Kind::of_sqlstate(code), expected, "SQLSTATE {code}");
+        }
     }
 
     #[test]

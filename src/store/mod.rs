@@ -5,6 +5,7 @@
 //! compile-check against two dialects; the store contract suite in `tests/api` runs every
 //! behaviour against both backends instead.
 
+mod availability;
 mod batch;
 mod error;
 mod migrations;
@@ -16,16 +17,78 @@ mod store_impl;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::{DatabaseUrl, SqliteSync};
-use crate::domain::ports::{Store, StoreError};
+use crate::domain::ports::{Availability, Store, StoreError};
 
 pub use self::batch::BatchCounts;
 pub use self::migrations::{AppliedMigration, MigrationReport};
 
+/// How long tokenmint lets the database take, from `TOKENMINT_DB_TIMEOUT`.
+///
+/// A refresh should take milliseconds; a database that takes seconds is stalled, and the
+/// client is better served by a quick 503 and a retry than by a request that runs into the
+/// request timeout. Every limit is derived from the one setting:
+///
+/// | limit | value | what happens when it runs out |
+/// |---|---|---|
+/// | `statement_timeout` (PostgreSQL, per statement) | the setting | the server cancels and rolls back; 503 |
+/// | `lock_timeout` (PostgreSQL, per lock wait) | half of it | the same |
+/// | `lock_timeout` of a batch of rotations | 200 ms at most | the batch is rolled back and each of its rotations runs alone |
+/// | SQLite's busy timeout (waiting for the write lock) | the setting | the same |
+/// | `idle_in_transaction_session_timeout` | twice it | a transaction left open by a vanished replica releases its locks |
+/// | operation deadline (in tokenmint) | the setting + 1 s | no answer at all (a dead connection): the connection is closed; 503 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseTimeouts {
+    /// `TOKENMINT_DB_TIMEOUT`: the longest one statement may run.
+    pub statement: Duration,
+}
+
+impl DatabaseTimeouts {
+    /// The longest an operation waits for the database's answer before tokenmint gives up on
+    /// the connection: a little longer than the server's own limit, which should fire first.
+    pub fn operation_deadline(self) -> Duration {
+        self.statement + Duration::from_secs(1)
+    }
+
+    /// The longest one statement waits for a lock.
+    pub fn lock(self) -> Duration {
+        self.statement / 2
+    }
+
+    /// The PostgreSQL settings of a connection that waits at most `lock` for a lock.
+    fn postgres_settings(self, lock: Duration) -> [(&'static str, String); 3] {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        [
+            ("statement_timeout", ms(self.statement)),
+            ("lock_timeout", ms(lock)),
+            (
+                "idle_in_transaction_session_timeout",
+                ms(self.statement * 2),
+            ),
+        ]
+    }
+}
+
+/// What [`Database::connect`] needs.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// `DATABASE_URL`.
+    pub url: DatabaseUrl,
+    /// `TOKENMINT_DB_MAX_CONNECTIONS` (PostgreSQL).
+    pub max_connections: u32,
+    /// `TOKENMINT_SQLITE_SYNCHRONOUS`.
+    pub sqlite_sync: SqliteSync,
+    /// `TOKENMINT_DB_TIMEOUT` and what follows from it.
+    pub timeouts: DatabaseTimeouts,
+}
+
 /// An open database: the store the domain uses, plus what only start-up needs to know.
 pub struct Database {
     store: Arc<dyn Store>,
+    availability: Arc<dyn Availability>,
     backend: Backend,
 }
 
@@ -49,25 +112,43 @@ enum PoolHandle {
 }
 
 impl Database {
-    /// Connects to the database named by `url` (`postgres://…` or `sqlite:…`), eagerly, so a
-    /// wrong URL or a database that is down is reported at start-up.
+    /// Connects to the database named by `options.url` (`postgres://…` or `sqlite:…`),
+    /// eagerly, so a wrong URL or a database that is down is reported at start-up. What the
+    /// database's availability looks like over time is measured on `clock`.
     pub async fn connect(
-        url: &DatabaseUrl,
-        max_connections: u32,
-        sqlite_sync: SqliteSync,
+        options: &DatabaseOptions,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
+        let observer = availability::Observer::new(clock);
+        let url = &options.url;
         if url.is_sqlite() {
-            let (store, file) = sqlite::SqliteStore::connect(url.expose(), sqlite_sync).await?;
+            let (store, file) = sqlite::SqliteStore::connect(
+                url.expose(),
+                options.sqlite_sync,
+                options.timeouts,
+                observer,
+            )
+            .await?;
             let pool = store.pool().clone();
+            let store = Arc::new(store);
             Ok(Self {
-                store: Arc::new(store),
+                availability: store.clone(),
+                store,
                 backend: Backend::Sqlite { pool, file },
             })
         } else {
-            let store = postgres::PgStore::connect(url.expose(), max_connections).await?;
+            let store = postgres::PgStore::connect(
+                url.expose(),
+                options.max_connections,
+                options.timeouts,
+                observer,
+            )
+            .await?;
             let pool = store.pool().clone();
+            let shared = Arc::new(store.clone());
             Ok(Self {
-                store: Arc::new(store.clone()),
+                availability: shared.clone(),
+                store: shared,
                 backend: Backend::Postgres {
                     pool,
                     url: url.clone(),
@@ -89,9 +170,18 @@ impl Database {
                 let mut connection = pool.get().await?;
                 let migrator = &postgres::MIGRATOR;
                 let result = async {
+                    // A migration may take longer than a request's statement, and may have to
+                    // wait for replicas' locks: no limit while migrating, then the usual ones.
+                    sqlx::raw_sql("set statement_timeout = 0; set lock_timeout = 0")
+                        .execute(&mut *connection)
+                        .await?;
                     let before = migrations::begin(&mut *connection, migrator).await?;
                     let run = migrator.run(&mut *connection).await;
-                    migrations::finish(&mut *connection, migrator, before, run).await
+                    let report = migrations::finish(&mut *connection, migrator, before, run).await;
+                    sqlx::raw_sql("reset statement_timeout; reset lock_timeout")
+                        .execute(&mut *connection)
+                        .await?;
+                    report
                 }
                 .await;
                 connection.finish(result.map_err(failed))
@@ -113,6 +203,11 @@ impl Database {
     /// The store, for the domain.
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
+    }
+
+    /// What this replica knows of the database's availability, for the domain.
+    pub fn availability(&self) -> Arc<dyn Availability> {
+        Arc::clone(&self.availability)
     }
 
     /// Whether this is the PostgreSQL backend.
@@ -169,6 +264,19 @@ impl Database {
         }
     }
 
+    /// A reader of the database's health as this replica sees it, for metrics read at scrape
+    /// time.
+    pub fn health(&self) -> impl Fn() -> DatabaseHealth + Send + Sync + 'static {
+        let observer = match &self.backend {
+            Backend::Postgres { pool, .. } => pool.observer().clone(),
+            Backend::Sqlite { pool, .. } => pool.observer().clone(),
+        };
+        move || DatabaseHealth {
+            writable: observer.writable(),
+            outages: observer.outages_begun(),
+        }
+    }
+
     /// Closes the pool: idle connections now, those in use as they are returned.
     pub async fn close(&self) {
         match &self.backend {
@@ -176,6 +284,15 @@ impl Database {
             Backend::Sqlite { pool, .. } => pool.close().await,
         }
     }
+}
+
+/// The database's health as one replica sees it (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseHealth {
+    /// Whether the last attempt to write worked.
+    pub writable: bool,
+    /// Outages begun since start-up.
+    pub outages: u64,
 }
 
 /// A connection pool's state at one moment (for metrics).

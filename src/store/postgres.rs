@@ -9,9 +9,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::DatabaseTimeouts;
+use super::availability::{Cause, Observer};
 use super::batch::{BatchRunner, Batcher};
 use super::error::store_error;
-use super::pool::Connections;
+use super::pool::{Checked, Connections};
 use super::rows::{
     AdminKeyRow, AuditRow, FeedRow, GrantRow, SessionRow, SigningKeyRow, TokenFamilyRow, records,
     snapshot_json, uuids,
@@ -22,7 +24,7 @@ use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::{
-    FeedEntry, NewSession, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
+    FeedEntry, NewSession, Outage, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
     StoreError, TokenFamily, UserRevocation,
 };
 use crate::domain::session::{Grant, Session, UserSnapshot};
@@ -41,14 +43,23 @@ pub const KEYS_CHANNEL: &str = "tokenmint_keys";
 /// unavailable: short, so clients get a quick 503 instead of a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How many rotation batches may run at once: half the pool, so exchanges and admin requests
-/// still find connections under refresh load. A second batch starts only when more rotations
-/// wait than the running batches can take (see `batch`): on the benchmark machine one batch at
-/// a time, as large as the queue, did the most refreshes per second for the least CPU on both
-/// sides (BENCHMARKS.md, "Group rotation").
+/// How many rotation batches may run at once: half the connections (they get a pool of their
+/// own), so exchanges and admin requests still find connections under refresh load. A second
+/// batch starts only when more rotations wait than the running batches can take (see
+/// `batch`): on the benchmark machine one batch at a time, as large as the queue, did the most
+/// refreshes per second for the least CPU on both sides (BENCHMARKS.md, "Group rotation").
 fn rotation_workers(pool_size: usize) -> usize {
     pool_size.div_ceil(2)
 }
+
+/// The longest a batch of rotations waits for a row lock. A row is locked for longer only by a
+/// stalled or slow transaction (another rotation of the same token commits in milliseconds);
+/// the batch then gives up, nothing of it written, and each of its rotations runs alone
+/// (`ROTATE_ONE`, with the usual lock timeout), so the locked row delays the others by this
+/// much and then only its own refresh. (Skipping locked rows inside the statement would spare
+/// the others even that, but taking the rows' locks first cost every rotation 15–50 % more
+/// database CPU and 8–10 % more WAL on the benchmark machine: docs/reliability.md.)
+const BATCH_LOCK_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// At most this many refreshes share one statement.
 const ROTATION_BATCH: usize = 64;
@@ -56,34 +67,78 @@ const ROTATION_BATCH: usize = 64;
 /// [`Store`](crate::domain::ports::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
+    /// Connections for everything but the batched rotations.
     pool: Connections<PgConnection>,
     rotations: Batcher<Rotations>,
 }
 
 impl PgStore {
-    /// Connects a pool of at most `max_connections` to `url`, opening one connection now so
-    /// that a wrong URL or a database that is down is reported at once.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    /// Connects to `url` with at most `max_connections` (half of them for batched rotations,
+    /// at least one for everything else), opening one connection now so that a wrong URL or a
+    /// database that is down (or only a standby) is reported at once.
+    ///
+    /// Every connection carries the server-side limits of `timeouts` (`statement_timeout`,
+    /// `lock_timeout`, `idle_in_transaction_session_timeout`, sent with the start-up packet:
+    /// no extra round trip), so a stalled statement or a row locked by a stuck transaction
+    /// costs its request a 503 within the limit, never the request timeout. The batches'
+    /// connections wait for a lock at most [`BATCH_LOCK_TIMEOUT`].
+    pub(crate) async fn connect(
+        url: &str,
+        max_connections: u32,
+        timeouts: DatabaseTimeouts,
+        observer: Observer,
+    ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(store_error)?;
         let size = usize::try_from(max_connections).unwrap_or(usize::MAX);
-        let pool: Connections<PgConnection> = Connections::new(options, size, ACQUIRE_TIMEOUT)?;
+        let workers = rotation_workers(size);
+        let pool: Connections<PgConnection> = Connections::new(
+            options
+                .clone()
+                .options(timeouts.postgres_settings(timeouts.lock())),
+            size.saturating_sub(workers).max(1),
+            ACQUIRE_TIMEOUT,
+            timeouts.operation_deadline(),
+            observer,
+        )?;
         let probe = pool.get().await?;
         probe.finish(Ok(()))?;
-        let rotations = Batcher::new(
-            Rotations { pool: pool.clone() },
-            rotation_workers(size),
-            ROTATION_BATCH,
-        );
+        let batch_lock = BATCH_LOCK_TIMEOUT.min(timeouts.lock());
+        let batch_pool = pool.sibling(
+            options.options(timeouts.postgres_settings(batch_lock)),
+            workers,
+        )?;
+        let rotations = Batcher::new(Rotations { pool: batch_pool }, workers, ROTATION_BATCH);
         Ok(Self { pool, rotations })
     }
 
-    /// Rotates a session's current token: in a batch with the rotations waiting beside it.
+    /// Rotates a session's current token: in a batch with the rotations waiting beside it;
+    /// alone when the batch found a row locked by another transaction.
     async fn rotate_current(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError> {
-        self.rotations
-            .submit(rotation.clone())
-            .await?
-            .map(Grant::try_from)
-            .transpose()
+        let deadline = self.pool.deadline();
+        let submitted = tokio::time::timeout(deadline, self.rotations.submit(rotation.clone()));
+        let outcome = match submitted.await {
+            Ok(outcome) => outcome?,
+            // Dropping the submission withdraws the rotation if no batch has taken it yet;
+            // if one has, it may still commit — the outage this reports covers the retry.
+            Err(_) => {
+                return Err(StoreError::Unavailable(
+                    format!(
+                        "no answer from the database within {} ms",
+                        deadline.as_millis()
+                    )
+                    .into(),
+                ));
+            }
+        };
+        match outcome {
+            BatchedRotation::Rotated(row) => Grant::try_from(row).map(Some),
+            BatchedRotation::NotRotated => Ok(None),
+            // Its batch gave up on a locked row; this rotation alone waits for its own (for at
+            // most `lock_timeout`). Boxed: this rare path's future is large.
+            BatchedRotation::Locked => {
+                Box::pin(rotate_alone(self, sql::ROTATE_ONE, rotation)).await
+            }
+        }
     }
 
     /// The rotation statements sent so far, and the rotations they carried.
@@ -97,10 +152,33 @@ impl PgStore {
     }
 }
 
+impl Checked for PgConnection {
+    /// A standby (or a primary set read-only) is no use to tokenmint: every refresh writes.
+    async fn is_writable(&mut self) -> Result<bool, StoreError> {
+        let read_only: bool = sqlx::query_scalar(sql::READ_ONLY)
+            .fetch_one(&mut *self)
+            .await
+            .map_err(store_error)?;
+        Ok(!read_only)
+    }
+}
+
 /// Runs batches of rotations as one [`sql::ROTATE`] statement.
 #[derive(Debug)]
 struct Rotations {
     pool: Connections<PgConnection>,
+}
+
+/// What became of one rotation of a batch.
+enum BatchedRotation {
+    /// Rotated: what the access token needs.
+    Rotated(GrantRow),
+    /// Not rotated: its conditions failed (not the current token, an ended session, another
+    /// client), or a concurrent rotation won; nothing written.
+    NotRotated,
+    /// Its batch waited too long for a row lock (this rotation's or another's) and was rolled
+    /// back; nothing written.
+    Locked,
 }
 
 /// A row a batched rotation updated: which rotation of the batch, and its grant.
@@ -113,7 +191,7 @@ struct RotatedRow {
 
 impl BatchRunner for Rotations {
     type Item = Rotation;
-    type Output = Option<GrantRow>;
+    type Output = BatchedRotation;
 
     /// Two rotations of one family would update one row twice in a statement, where
     /// PostgreSQL applies only one of them, unpredictably; apart, the second sees the first.
@@ -121,7 +199,7 @@ impl BatchRunner for Rotations {
         a.family.0 == b.family.0
     }
 
-    async fn run(&self, rotations: Vec<Rotation>) -> Result<Vec<Option<GrantRow>>, StoreError> {
+    async fn run(&self, rotations: Vec<Rotation>) -> Result<Vec<BatchedRotation>, StoreError> {
         // Rows are locked in the order of the arrays (a nested loop over them, each row found
         // by its family's unique index): sorted by family, two batches (from two replicas) that
         // share rows lock them in one order and cannot deadlock.
@@ -158,23 +236,31 @@ impl BatchRunner for Rotations {
             .bind(idle_end)
             .bind(clients)
             .bind(indices);
-        let mut grants: Vec<Option<GrantRow>> = rotations.iter().map(|_| None).collect();
+        let mut outcomes: Vec<BatchedRotation> = rotations
+            .iter()
+            .map(|_| BatchedRotation::NotRotated)
+            .collect();
         let rows = match on_connection!(self, conn => fetch_all(conn, query).await) {
             Ok(rows) => rows,
             // A concurrent transaction won (a serialization failure under a stricter default
-            // isolation, or a deadlock): nothing of this batch was written; each rotation lost
-            // its race, and the domain looks at why.
-            Err(StoreError::Conflict(_)) => return Ok(grants),
+            // isolation): nothing of this batch was written; each rotation lost its race, and
+            // the domain looks at why.
+            Err(StoreError::Conflict(_)) => return Ok(outcomes),
+            // A row stayed locked past `BATCH_LOCK_TIMEOUT`: rolled back; each rotation of the
+            // batch is tried alone.
+            Err(StoreError::Busy(_)) => {
+                return Ok(rotations.iter().map(|_| BatchedRotation::Locked).collect());
+            }
             Err(err) => return Err(err),
         };
         for row in rows {
             let slot = usize::try_from(row.ord)
                 .ok()
-                .and_then(|i| grants.get_mut(i))
+                .and_then(|i| outcomes.get_mut(i))
                 .ok_or_else(|| StoreError::Corrupt(format!("rotation index {}", row.ord)))?;
-            *slot = Some(row.grant);
+            *slot = BatchedRotation::Rotated(row.grant);
         }
-        Ok(grants)
+        Ok(outcomes)
     }
 }
 
@@ -280,6 +366,56 @@ values ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9)";
          and (s.client_id is null or s.client_id = r.client_id) returning r.ord, ",
         grant_columns!()
     );
+
+    /// One rotation on its own, waiting for its row's lock (at most `lock_timeout`): for the
+    /// rotations of a batch that found a row locked. Parameters as SQLite's `ROTATE`: family,
+    /// presented hash, successor hash, now (ms), sealed successor, now (s), idle end (s),
+    /// client id.
+    pub const ROTATE_ONE: &str = concat!(
+        "update sessions s set token_hash = $3, previous_token_hash = s.token_hash, \
+         previous_used_at_ms = $4, successor_sealed = $5, last_used_at = $6, \
+         idle_expires_at = least($7, s.absolute_expires_at) \
+         where s.family_hash = $1 and s.token_hash = $2 and s.revoked_at is null \
+         and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
+         and (s.client_id is null or s.client_id = $8) returning ",
+        grant_columns!()
+    );
+
+    /// Whether the server takes no writes: a standby (in recovery), or a primary whose
+    /// sessions default to read-only (`default_transaction_read_only`, as some failover tools
+    /// set on a node being demoted).
+    pub const READ_ONLY: &str =
+        "select pg_is_in_recovery() or current_setting('transaction_read_only') = 'on'";
+
+    /// This replica's heartbeat: `$1` replica, `$2` started (ms), `$3` now (ms).
+    pub const HEARTBEAT: &str = "\
+insert into replicas (replica_id, started_at_ms, seen_at_ms, stopped) values ($1::uuid, $2, $3, false)
+on conflict (replica_id) do update set seen_at_ms = excluded.seen_at_ms, stopped = false";
+
+    /// The newest heartbeat of a replica other than `$1`.
+    pub const NEWEST_HEARTBEAT: &str = "\
+select seen_at_ms, stopped from replicas where replica_id <> $1::uuid
+order by seen_at_ms desc limit 1";
+
+    pub const MARK_STOPPED: &str = "update replicas set stopped = true where replica_id = $1::uuid";
+
+    pub const INSERT_OUTAGE: &str =
+        "insert into outages (started_at_ms, ended_at_ms) values ($1, $2)";
+
+    /// Recorded outages overlapping `$1..=$2` (ms), oldest first.
+    pub const OUTAGES_BETWEEN: &str = "\
+select started_at_ms, ended_at_ms from outages where ended_at_ms >= $1 and started_at_ms <= $2
+order by started_at_ms limit 10000";
+
+    /// Outages that ended before `$1` (seconds).
+    pub const PURGE_OUTAGES: &str = "\
+delete from outages where outage_id in
+    (select outage_id from outages where ended_at_ms < $1 * 1000 limit $2)";
+
+    /// Heartbeats of replicas last seen before `$1` (seconds).
+    pub const PURGE_REPLICAS: &str = "\
+delete from replicas where replica_id in
+    (select replica_id from replicas where seen_at_ms < $1 * 1000 limit $2)";
 
     /// The rotation of a session that has no family yet: found by its current token, it gets
     /// the family `$1`.

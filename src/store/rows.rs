@@ -16,6 +16,12 @@ pub(crate) fn time(seconds: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {seconds} is out of range")))
 }
 
+/// A unix-milliseconds column as a time.
+pub(crate) fn time_ms(milliseconds: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(milliseconds)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {milliseconds} ms is out of range")))
+}
+
 /// An optional unix-seconds column as a time.
 pub(crate) fn optional_time(seconds: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
     seconds.map(time).transpose()

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
@@ -14,8 +13,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, Sq
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::DatabaseTimeouts;
+use super::availability::{Cause, Observer};
 use super::error::store_error;
-use super::pool::Connections;
+use super::pool::{Checked, Connections};
 use super::rows::{
     AdminKeyRow, AuditRow, FeedRow, GrantRow, SessionRow, SigningKeyRow, TokenFamilyRow, records,
     snapshot_json, uuids,
@@ -27,7 +28,7 @@ use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::{
-    FeedEntry, NewSession, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
+    FeedEntry, NewSession, Outage, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
     StoreError, TokenFamily, UserRevocation,
 };
 use crate::domain::session::{Grant, Session, UserSnapshot};
@@ -36,7 +37,6 @@ use crate::domain::token::{FamilyHash, TokenHash};
 /// The embedded SQLite migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const POOL_SIZE: usize = 4;
 
 /// [`Store`](crate::domain::ports::Store) on SQLite.
@@ -48,10 +48,13 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database named by `url`. Returns the store and the
     /// database file, or `None` for an in-memory database.
-    /// `sync` decides whether a commit waits for the disk (see `config::SqliteSync`).
-    pub async fn connect(
+    /// `sync` decides whether a commit waits for the disk (see `config::SqliteSync`); a writer
+    /// waits for SQLite's write lock for at most the statement limit of `timeouts`.
+    pub(crate) async fn connect(
         url: &str,
         sync: SqliteSync,
+        timeouts: DatabaseTimeouts,
+        observer: Observer,
     ) -> Result<(Self, Option<PathBuf>), StoreError> {
         let synchronous = match sync {
             SqliteSync::Normal => SqliteSynchronous::Normal,
@@ -62,14 +65,20 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
-            .busy_timeout(BUSY_TIMEOUT)
+            .busy_timeout(timeouts.statement)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         // An in-memory database lives only as long as a connection to it: keep exactly one
         // (idle connections are never closed, so it stays).
         let size = if in_memory { 1 } else { POOL_SIZE };
-        let pool: Connections<SqliteConnection> = Connections::new(options, size, BUSY_TIMEOUT)?;
+        let pool: Connections<SqliteConnection> = Connections::new(
+            options,
+            size,
+            timeouts.statement,
+            timeouts.operation_deadline(),
+            observer,
+        )?;
         let probe = pool.get().await?;
         probe.finish(Ok(()))?;
         Ok((Self { pool }, file))
@@ -84,6 +93,13 @@ impl SqliteStore {
     /// process, so there is no round trip for a batch to share.
     async fn rotate_current(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError> {
         rotate_alone(self, sql::ROTATE, rotation).await
+    }
+}
+
+impl Checked for SqliteConnection {
+    /// One file, opened read-write: nothing to check.
+    async fn is_writable(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
     }
 }
 
@@ -307,6 +323,31 @@ delete from signing_keys where state = 'retired' and publish_until <= ?1 returni
     pub const DELETE_KEY: &str = "delete from signing_keys where kid = ?1 returning state";
 
     pub const NOTIFY_KEYS: &str = "select 1";
+
+    pub const HEARTBEAT: &str = "\
+insert into replicas (replica_id, started_at_ms, seen_at_ms, stopped) values (?1, ?2, ?3, 0)
+on conflict (replica_id) do update set seen_at_ms = excluded.seen_at_ms, stopped = 0";
+
+    pub const NEWEST_HEARTBEAT: &str = "\
+select seen_at_ms, stopped from replicas where replica_id <> ?1
+order by seen_at_ms desc limit 1";
+
+    pub const MARK_STOPPED: &str = "update replicas set stopped = 1 where replica_id = ?1";
+
+    pub const INSERT_OUTAGE: &str =
+        "insert into outages (started_at_ms, ended_at_ms) values (?1, ?2)";
+
+    pub const OUTAGES_BETWEEN: &str = "\
+select started_at_ms, ended_at_ms from outages where ended_at_ms >= ?1 and started_at_ms <= ?2
+order by started_at_ms limit 10000";
+
+    pub const PURGE_OUTAGES: &str = "\
+delete from outages where outage_id in
+    (select outage_id from outages where ended_at_ms < ?1 * 1000 limit ?2)";
+
+    pub const PURGE_REPLICAS: &str = "\
+delete from replicas where replica_id in
+    (select replica_id from replicas where seen_at_ms < ?1 * 1000 limit ?2)";
 }
 
 super::store_impl::impl_store!(SqliteStore, sqlx::Sqlite, sql);

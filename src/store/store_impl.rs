@@ -19,15 +19,16 @@ pub(super) fn optional_text(value: Option<&str>) -> Option<Cow<'_, str>> {
     value.map(text)
 }
 
-/// Runs `$op`, an expression with `$conn` bound to a `&mut` connection from `$store.pool`, and
-/// returns its result; the connection goes back to the pool unless the result says it is
-/// broken (see `pool`).
+/// Runs `$op`, an expression with `$conn` bound to a `&mut` connection from `$store.pool`,
+/// within the pool's operation deadline, and returns its result; the connection goes back to
+/// the pool unless the result says it is broken (see `pool`).
 macro_rules! on_connection {
     ($store:expr, $conn:ident => $op:expr) => {{
         let mut pooled = $store.pool.get().await?;
+        let deadline = $store.pool.deadline();
         let result = {
             let $conn = &mut *pooled;
-            $op
+            super::pool::within(deadline, async { $op }).await
         };
         pooled.finish(result)
     }};
@@ -231,10 +232,6 @@ macro_rules! impl_store {
 
         #[async_trait::async_trait]
         impl crate::domain::ports::Store for $store {
-            async fn ping(&self) -> Result<(), StoreError> {
-                on_connection!(self, conn => execute(conn, sqlx::query("select 1")).await).map(drop)
-            }
-
             async fn insert_signing_key(
                 &self,
                 key: &SigningKeyRecord,
@@ -299,12 +296,20 @@ macro_rules! impl_store {
                 &self,
                 rotation: &Rotation,
             ) -> Result<Option<Grant>, StoreError> {
-                if rotation.unmigrated {
+                let result = if rotation.unmigrated {
                     // Boxed: this rare path's statement future is large, and inline it would
                     // make every refresh's future as large (async_trait moves it to the heap).
-                    return Box::pin(rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation)).await;
+                    Box::pin(rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation)).await
+                } else {
+                    self.rotate_current(rotation).await
+                };
+                if let Err(err @ StoreError::Unavailable(_)) = &result {
+                    // The rotation may have committed, its answer lost: the outage began no
+                    // later than the time the rotation is stamped with, so the client's retry
+                    // is judged against a window that outlasts it (`domain::grace`).
+                    self.pool.observer().failed(rotation.now, &Cause(err));
                 }
-                self.rotate_current(rotation).await
+                result
             }
 
             async fn revoke_session(
@@ -433,6 +438,8 @@ macro_rules! impl_store {
                         $sql::PURGE_APPWRITE_SESSION_REVOCATIONS,
                         cutoffs.appwrite_sessions,
                     ),
+                    ($sql::PURGE_OUTAGES, cutoffs.outages),
+                    ($sql::PURGE_REPLICAS, cutoffs.heartbeats),
                 ];
                 for (statement, cutoff) in statements {
                     let query = sqlx::query(statement)
@@ -633,6 +640,108 @@ macro_rules! impl_store {
             async fn notify_keys_changed(&self) -> Result<(), StoreError> {
                 on_connection!(self, conn => execute(conn, sqlx::query($sql::NOTIFY_KEYS)).await)
                     .map(drop)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::domain::ports::Availability for $store {
+            fn writable(&self) -> bool {
+                self.pool.observer().writable()
+            }
+
+            async fn heartbeat(
+                &self,
+                replica: Uuid,
+                started_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                let observer = self.pool.observer();
+                let query = sqlx::query($sql::HEARTBEAT)
+                    .bind(replica.to_string())
+                    .bind(started_at.timestamp_millis())
+                    .bind(now.timestamp_millis());
+                match on_connection!(self, conn => execute(conn, query).await) {
+                    Ok(_) => {
+                        observer.heartbeat_succeeded();
+                        Ok(())
+                    }
+                    // A heartbeat that cannot get its write done in time means the database
+                    // cannot take writes: as good as down (an operation cancelled so does
+                    // not open an outage by itself).
+                    Err(err) => {
+                        if matches!(err, StoreError::Busy(_)) {
+                            observer.failed(now, &Cause(&err));
+                        }
+                        Err(err)
+                    }
+                }
+            }
+
+            async fn newest_heartbeat(
+                &self,
+                replica: Uuid,
+            ) -> Result<Option<(DateTime<Utc>, bool)>, StoreError> {
+                let query = sqlx::query_as::<_, (i64, bool)>($sql::NEWEST_HEARTBEAT)
+                    .bind(replica.to_string());
+                let row = on_connection!(self, conn => fetch_optional(conn, query).await)?;
+                row.map(|(seen_at_ms, stopped)| {
+                    super::rows::time_ms(seen_at_ms).map(|seen| (seen, stopped))
+                })
+                .transpose()
+            }
+
+            async fn mark_stopped(&self, replica: Uuid) -> Result<(), StoreError> {
+                let query = sqlx::query($sql::MARK_STOPPED).bind(replica.to_string());
+                on_connection!(self, conn => execute(conn, query).await).map(drop)
+            }
+
+            async fn record_outages(&self, extra: Option<Outage>) -> Result<usize, StoreError> {
+                let observer = self.pool.observer();
+                let outages: Vec<Outage> =
+                    observer.take_unrecorded().into_iter().chain(extra).collect();
+                if outages.is_empty() {
+                    return Ok(0);
+                }
+                let written = on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    for outage in &outages {
+                        let query = sqlx::query($sql::INSERT_OUTAGE)
+                            .bind(outage.start.timestamp_millis())
+                            .bind(outage.end.timestamp_millis());
+                        execute(&mut *tx, query).await?;
+                    }
+                    tx.commit().await.map_err(store_error)
+                }.await);
+                match written {
+                    Ok(()) => Ok(outages.len()),
+                    Err(err) => {
+                        // Kept for the next attempt (`extra` with them: it is as true then).
+                        observer.restore_unrecorded(outages);
+                        Err(err)
+                    }
+                }
+            }
+
+            async fn outages_between(
+                &self,
+                from: DateTime<Utc>,
+                to: DateTime<Utc>,
+            ) -> Result<Vec<Outage>, StoreError> {
+                let query = sqlx::query_as::<_, (i64, i64)>($sql::OUTAGES_BETWEEN)
+                    .bind(from.timestamp_millis())
+                    .bind(to.timestamp_millis());
+                let rows = on_connection!(self, conn => fetch_all(conn, query).await)?;
+                let mut outages = rows
+                    .into_iter()
+                    .map(|(start, end)| {
+                        Ok(Outage {
+                            start: super::rows::time_ms(start)?,
+                            end: super::rows::time_ms(end)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                outages.extend(self.pool.observer().unrecorded_between(from, to));
+                Ok(outages)
             }
         }
     };

@@ -106,7 +106,9 @@ impl TestDb {
     /// Opens the database directly (migrated), as a second process would.
     pub async fn open(&self) -> Database {
         let config = self.config();
-        let database = Database::connect(&config.database_url, 5, config.sqlite_synchronous)
+        let mut options = tokenmint::startup::database_options(&config);
+        options.max_connections = 5;
+        let database = Database::connect(&options, Arc::new(tokenmint::clock::SystemClock))
             .await
             .unwrap();
         database.migrate().await.unwrap();
@@ -217,6 +219,14 @@ impl TestApp {
         Self::try_spawn_on(config, Arc::clone(&clock) as Arc<dyn Clock>, clock).await
     }
 
+    /// The real server on a manual clock of the test's (e.g. one set ahead of another
+    /// server's, as if the server started later).
+    pub async fn spawn_with_clock(config: Config, clock: Arc<ManualClock>) -> Self {
+        Self::try_spawn_on(config, Arc::clone(&clock) as Arc<dyn Clock>, clock)
+            .await
+            .unwrap_or_else(|err| panic!("start-up failed: {err:#}"))
+    }
+
     /// The real server on the wall clock, as in production: for tests whose client cannot
     /// move a manual clock and expects time to pass (a user's not-before set by a revocation
     /// only stops sign-ins checked before it). `clock` is then not the server's: moving it
@@ -282,6 +292,13 @@ impl TestApp {
     /// Waits until the server has stopped, and returns how `App::run_until` ended.
     pub async fn stopped(mut self) -> anyhow::Result<()> {
         (&mut self.server).await.unwrap()
+    }
+
+    /// Ends the server as a crash would: no drain, nothing more said to the database (its
+    /// heartbeat stays that of a running replica), connections cut.
+    pub async fn crash(self) {
+        self.server.abort();
+        let _ = self.server.await;
     }
 
     /// Stops the server gracefully and waits until it has released the database.

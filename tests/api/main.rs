@@ -5,6 +5,7 @@
 // Test code: a failed unwrap is a failed test, with the error in its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod db_proxy;
 mod helpers;
 mod metrics_helpers;
 mod oauth_helpers;
@@ -34,6 +35,7 @@ mod migration;
 mod oauth_input;
 mod openapi;
 mod openapi_conformance;
+mod outages;
 mod rate_limits;
 mod refresh;
 mod refresh_model;

@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestApp, TestDb};
+use tokenmint::clock::Clock;
 use tokenmint_fake_appwrite::{FakeAppwrite, PROJECT_ID, SignedIn};
 
 pub const JWT_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-jwt";
@@ -73,6 +74,25 @@ impl Harness {
             config.key_reload_interval = reload;
         }
         TestApp::spawn(config).await
+    }
+
+    /// Ends the server (a crash when `crash`, else a graceful stop) and starts another on the
+    /// same database and fake Appwrite, `after` later on its clock, as a replacement started
+    /// that much later would be.
+    pub async fn restart(self, crash: bool, after: Duration, extra: &[(&str, &str)]) -> Self {
+        let Self { db, appwrite, app } = self;
+        let ended_at = app.clock.now();
+        if crash {
+            app.crash().await;
+        } else {
+            app.stop().await;
+        }
+        let clock = std::sync::Arc::new(tokenmint::clock::ManualClock::new(
+            ended_at + chrono::Duration::from_std(after).unwrap(),
+        ));
+        let config = db.config_with(&borrowed(&harness_env(&appwrite, extra)));
+        let app = TestApp::spawn_with_clock(config, clock).await;
+        Self { db, appwrite, app }
     }
 
     /// Signs a user in with Appwrite and exchanges the JWT; panics unless it succeeds.

@@ -49,9 +49,50 @@ async fn store_for(backend: Backend) -> (TestDb, Arc<dyn Store>) {
     (db, store)
 }
 
-async fn ping_succeeds_on_a_live_database(backend: Backend) {
-    let (_db, store) = store_for(backend).await;
-    store.ping().await.unwrap();
+/// Two replicas on one database: each one's heartbeat is the other's "newest heartbeat", a
+/// graceful stop says so, and an outage one of them records is seen by the other.
+async fn heartbeats_and_outages_are_shared_by_replicas(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (first, second) = (
+        db.open().await.availability(),
+        db.open().await.availability(),
+    );
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    assert!(first.writable());
+    assert_eq!(first.newest_heartbeat(a).await.unwrap(), None);
+    first.heartbeat(a, at(1_000), at(1_005)).await.unwrap();
+    first.heartbeat(a, at(1_000), at(1_006)).await.unwrap();
+    assert_eq!(
+        second.newest_heartbeat(b).await.unwrap(),
+        Some((at(1_006), false))
+    );
+    assert_eq!(
+        second.newest_heartbeat(a).await.unwrap(),
+        None,
+        "not its own"
+    );
+    first.mark_stopped(a).await.unwrap();
+    assert_eq!(
+        second.newest_heartbeat(b).await.unwrap(),
+        Some((at(1_006), true))
+    );
+
+    let outage = tokenmint::domain::ports::Outage {
+        start: at(2_000),
+        end: at(2_030),
+    };
+    assert_eq!(first.record_outages(Some(outage)).await.unwrap(), 1);
+    assert_eq!(first.record_outages(None).await.unwrap(), 0, "nothing left");
+    for (from, to, seen) in [
+        (at(1_990), at(2_000), true),
+        (at(2_010), at(2_020), true),
+        (at(2_030), at(2_100), true),
+        (at(2_031), at(2_100), false),
+        (at(1_000), at(1_999), false),
+    ] {
+        let outages = second.outages_between(from, to).await.unwrap();
+        assert_eq!(outages == vec![outage], seen, "{from}..{to}: {outages:?}");
+    }
 }
 
 async fn migrations_can_run_again_without_change(backend: Backend) {
@@ -196,7 +237,7 @@ async fn racing_first_key_creation_leaves_exactly_one_active_key(backend: Backen
 }
 
 on_both_backends!(
-    ping_succeeds_on_a_live_database,
+    heartbeats_and_outages_are_shared_by_replicas,
     migrations_can_run_again_without_change,
     signing_keys_round_trip_every_field_oldest_first,
     a_second_active_key_is_refused_and_nothing_is_written,
