@@ -23,15 +23,17 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a client waits before retrying after a 503 or a failed connection.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
-/// Every successor issued, by the token it was issued for.
+/// Every successor issued, by the token it was issued for, and when each was received.
 #[derive(Default)]
 pub struct Ledger {
     successors: Mutex<HashMap<String, String>>,
     forks: AtomicUsize,
+    received: Mutex<Vec<Instant>>,
 }
 
 impl Ledger {
     fn record(&self, presented: &str, successor: &str) {
+        self.received.lock().unwrap().push(Instant::now());
         let mut successors = self.successors.lock().unwrap();
         match successors.get(presented) {
             Some(known) if known != successor => {
@@ -47,6 +49,17 @@ impl Ledger {
     /// Presented tokens answered with two different successors.
     pub fn forks(&self) -> usize {
         self.forks.load(Ordering::SeqCst)
+    }
+
+    /// When the first successful refresh at or after `since` was received.
+    pub fn first_success_after(&self, since: Instant) -> Option<Instant> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|&at| at >= since)
+            .min()
     }
 }
 

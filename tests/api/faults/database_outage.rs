@@ -156,3 +156,70 @@ async fn hold_write_lock(url: &str, hold: Duration) {
         .await
         .unwrap();
 }
+
+/// One session's row stays locked for 20 s — twice the grace window — by a transaction that
+/// neither commits nor rolls back (a stalled writer, an I/O stall on its page), while 16 other
+/// chains and that session's own chain refresh through two replicas. The others go on as if
+/// nothing happened; the locked chain gets 503s until the lock goes, then goes on; no chain
+/// lost, no session revoked. (At 498bd54 the same lock, with 20 users refreshing, had all 20
+/// answered 503 after 15 s, their rotations written anyway, and their retries revoked as
+/// token theft.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fault scenario (~30 s): cargo test --test api -- --ignored faults::"]
+async fn a_row_locked_past_the_grace_window_loses_no_chain() {
+    let db = crate::helpers::TestDb::postgres().await;
+    let appwrite = FakeAppwrite::start().await;
+    let env = server_env(&db.url, &appwrite, &[]);
+    let servers = [
+        ServerProcess::start(db.dir.path(), "replica-a", &env),
+        ServerProcess::start(db.dir.path(), "replica-b", &env),
+    ];
+    let tokens = chains::seed(&servers[0].url, &appwrite, CHAINS + 1).await;
+    let family = tokenmint::domain::token::RefreshToken::parse(&tokens[0])
+        .unwrap()
+        .family();
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let load = Load::start(urls, tokens);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("begin").execute(&mut locker).await.unwrap();
+    sqlx::query("select session_id from sessions where family_hash = $1 for update")
+        .bind(family.0.to_vec())
+        .fetch_one(&mut locker)
+        .await
+        .unwrap();
+    let locked_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    sqlx::query("rollback").execute(&mut locker).await.unwrap();
+    let released = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let first_after = load.ledger.first_success_after(locked_at);
+    let what = format!(
+        "one session row locked 20 s (grace 10 s), 16 other chains and its own on two replicas \
+         (a refresh answered {} ms after the lock was taken)",
+        first_after.map_or(-1, |t| i128::try_from(
+            t.duration_since(locked_at).as_millis()
+        )
+        .unwrap_or(i128::MAX))
+    );
+    let tally = load.finish_and_check(&servers[0].url, &what).await;
+    assert!(
+        tally.unavailable > 0,
+        "the locked chain met the lock: {}",
+        tally.summary()
+    );
+    assert!(
+        first_after.is_some_and(|t| t < released),
+        "the other chains were answered while the row was locked"
+    );
+    assert_eq!(revoked_sessions(&db.url).await, 0, "sessions revoked");
+    for server in &servers {
+        assert!(
+            server.errors_logged().is_empty(),
+            "{:?}",
+            server.errors_logged()
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod appwrite_outage;
 mod chains;
 mod cluster;
 mod database_outage;
+mod ha;
 mod process;
 mod process_death;
 mod racing_replicas;
