@@ -169,22 +169,25 @@ impl Database {
             Backend::Postgres { pool, .. } => {
                 let mut connection = pool.get().await?;
                 let migrator = &postgres::MIGRATOR;
+                // A migration may take longer than a request's statement, and may have to wait
+                // for replicas' locks: no limit while migrating, then the usual ones again
+                // (whatever the outcome: the connection goes back to the pool).
                 let result = async {
-                    // A migration may take longer than a request's statement, and may have to
-                    // wait for replicas' locks: no limit while migrating, then the usual ones.
                     sqlx::raw_sql("set statement_timeout = 0; set lock_timeout = 0")
                         .execute(&mut *connection)
                         .await?;
                     let before = migrations::begin(&mut *connection, migrator).await?;
                     let run = migrator.run(&mut *connection).await;
-                    let report = migrations::finish(&mut *connection, migrator, before, run).await;
-                    sqlx::raw_sql("reset statement_timeout; reset lock_timeout")
-                        .execute(&mut *connection)
-                        .await?;
-                    report
+                    migrations::finish(&mut *connection, migrator, before, run).await
                 }
                 .await;
-                connection.finish(result.map_err(failed))
+                let reset = sqlx::raw_sql("reset statement_timeout; reset lock_timeout")
+                    .execute(&mut *connection)
+                    .await;
+                let result = result
+                    .map_err(failed)
+                    .and_then(|report| reset.map(|_| report).map_err(error::store_error));
+                connection.finish(result)
             }
             Backend::Sqlite { pool, .. } => {
                 let mut connection = pool.get().await?;

@@ -411,7 +411,8 @@ async fn ha_planned_switchovers_lose_no_chain() {
 }
 
 /// Crashes of the leader's node, each followed by the automatic failover, the crashed node's
-/// restart and its rejoining as a replica; `crashes` times on one cluster.
+/// restart and its rejoining as a replica, `crashes` times on one cluster; then twice the
+/// leader's postmaster alone.
 async fn leader_crashes(args: &[&str], crashes: usize, what: &str) {
     let rig = Rig::start(args).await;
     let tokens = chains::seed(&rig.servers[0].url, &rig._appwrite, CHAINS).await;
@@ -434,6 +435,18 @@ async fn leader_crashes(args: &[&str], crashes: usize, what: &str) {
             rig.cluster.wait_healthy();
         });
     }
+    // `kill -9` of the leader's postmaster alone: its Patroni restarts it in place (crash
+    // recovery, read-only for a moment — SQLSTATE 25006 through HAProxy — then promoted).
+    for i in 1..=2 {
+        let fault = format!("postgres killed {i}");
+        timings.push(
+            rig.fault(&fault, &load, &readiness, |c| {
+                c.run(&["kill-leader-postgres"], &[]);
+            })
+            .await,
+        );
+        tokio::task::block_in_place(|| rig.cluster.wait_healthy());
+    }
     drop(readiness);
     rig.finish(load, what, &timings).await;
 }
@@ -444,7 +457,8 @@ async fn ha_leader_crashes_lose_no_chain() {
     leader_crashes(
         &["--nodes", "3"],
         8,
-        "Patroni: kill -9 of the leader's Patroni and postgres, 8 times (failover at the TTL), sync replication",
+        "Patroni: kill -9 of the leader's Patroni and postgres, 8 times (failover at the TTL), \
+         then of its postmaster alone, twice (restarted in place), sync replication",
     )
     .await;
 }
