@@ -14,6 +14,7 @@ use crate::appwrite::AppwriteClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::kek::Kek;
+use crate::crypto::validator::ValidatorKey;
 use crate::domain::admin_keys::AdminKeys;
 use crate::domain::availability::AvailabilityWatch;
 use crate::domain::events::Events;
@@ -53,6 +54,8 @@ impl App {
             tracing::warn!(error = %err, "cannot tell whether other replicas ran before this one");
         }
         let kek = key_encryption_key(&config, &database)?;
+        let validators = ValidatorKey::derive(&kek)
+            .map_err(|err| anyhow::anyhow!("cannot derive the refresh-token key: {err}"))?;
         let policy = token_policy(&config);
         let rotation = RotationPolicy {
             rotation: duration(config.key_rotation),
@@ -103,6 +106,7 @@ impl App {
             Arc::clone(&store),
             database.availability(),
             identity,
+            validators,
             keys.clone(),
             Arc::clone(&clock),
             policy,

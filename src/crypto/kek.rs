@@ -100,6 +100,16 @@ impl Kek {
         }
     }
 
+    /// A 32-byte key for one purpose (`info`), derived from this KEK with HKDF-SHA256: the KEK
+    /// itself seals only signing keys, each other use gets a key of its own.
+    pub fn derive(&self, info: &[u8]) -> Result<[u8; 32], CryptoError> {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        let prk = Salt::new(HKDF_SHA256, b"tokenmint/kek-derived/v1").extract(&self.0);
+        let mut key = [0u8; 32];
+        prk.expand(&[info], HKDF_SHA256)?.fill(&mut key)?;
+        Ok(key)
+    }
+
     /// Seals `plaintext` under this KEK, bound to `aad`.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         aead::seal(&self.0, aad, plaintext)

@@ -8,6 +8,7 @@ pub mod jwk;
 pub mod kek;
 pub mod signing;
 pub mod successor;
+pub mod validator;
 
 /// A cryptographic operation failed. Deliberately carries no detail: the causes (bad key
 /// material, failed authentication) must not be distinguishable by a client.

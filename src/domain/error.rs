@@ -119,6 +119,9 @@ impl TokenError {
 pub enum InvalidGrantReason {
     /// Not a refresh token tokenmint issued, or one whose session is gone.
     UnknownToken,
+    /// A token with a live session's selector that tokenmint never issued (a leaked prefix
+    /// with a made-up tail): refused, the session unchanged.
+    ForgedToken,
     /// The token's session has ended: revoked, or past its absolute or idle lifetime.
     SessionEnded,
     /// A used refresh token presented after the grace window: its session is now revoked.
@@ -142,8 +145,9 @@ const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or re
 
 impl InvalidGrantReason {
     /// Every reason.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::UnknownToken,
+        Self::ForgedToken,
         Self::SessionEnded,
         Self::TokenReuse,
         Self::ClientMismatch,
@@ -158,6 +162,7 @@ impl InvalidGrantReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UnknownToken => "unknown_token",
+            Self::ForgedToken => "forged_token",
             Self::SessionEnded => "session_ended",
             Self::TokenReuse => "refresh_token_reuse",
             Self::ClientMismatch => "client_mismatch",
@@ -172,7 +177,9 @@ impl InvalidGrantReason {
     /// The `error_description` clients get.
     pub fn description(self) -> &'static str {
         match self {
-            Self::UnknownToken | Self::SessionEnded | Self::TokenReuse => INVALID_REFRESH_TOKEN,
+            Self::UnknownToken | Self::ForgedToken | Self::SessionEnded | Self::TokenReuse => {
+                INVALID_REFRESH_TOKEN
+            }
             Self::ClientMismatch => "the refresh token was issued to another client",
             Self::SubjectRejected => "the Appwrite session is invalid or has expired",
             Self::UserBlocked => "user is blocked",

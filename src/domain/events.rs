@@ -148,6 +148,10 @@ pub trait Events: Send + Sync {
     /// extended, and got its successor back.
     fn grace_window_hit_after_outage(&self);
 
+    /// A refresh token of a later generation than the stored one was presented (the database
+    /// had lost rotations) and its session moved forward to it.
+    fn refresh_rolled_forward(&self);
+
     /// `count` live sessions were revoked for `reason` (revoking a revoked session is not
     /// reported: it changes nothing).
     fn sessions_revoked(&self, reason: RevocationReason, count: usize);
@@ -170,6 +174,7 @@ impl Events for NoEvents {
     fn refresh_reuse_detected(&self) {}
     fn grace_window_hit(&self) {}
     fn grace_window_hit_after_outage(&self) {}
+    fn refresh_rolled_forward(&self) {}
     fn sessions_revoked(&self, _: RevocationReason, _: usize) {}
     fn webhook_delivered(&self, _: Option<&'static str>, _: WebhookOutcome) {}
     fn identity_verified(&self, _: IdentityOutcome, _: Duration) {}

@@ -100,7 +100,7 @@ impl TokenService {
         }
         let now = self.clock.now();
         let session = self.new_session(valid, login, &request.context, now);
-        let refresh_token = RefreshToken::generate()?;
+        let refresh_token = RefreshToken::first(&self.validators)?;
         let audit = AuditEvent::session(
             "session.created",
             Actor::User,
@@ -113,6 +113,7 @@ impl TokenService {
         let new = NewSession {
             family: refresh_token.family(),
             token: refresh_token.hash(),
+            generation: 1,
             verified_at,
             session,
         };

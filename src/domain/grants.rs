@@ -13,6 +13,7 @@ use super::rate_limit::{Unlimited, UserRateLimit};
 use super::session::Grant;
 use super::token::{ACCESS_TOKEN_TYPE, RefreshToken, access_claims};
 use crate::clock::Clock;
+use crate::crypto::validator::ValidatorKey;
 
 /// The rules the grants follow. Start-up builds it from the configuration (see
 /// `startup::token_policy`); the domain never reads the configuration itself.
@@ -66,6 +67,8 @@ pub struct TokenService {
     pub(super) store: Arc<dyn Store>,
     pub(super) availability: Arc<dyn Availability>,
     pub(super) identity: Option<Arc<dyn IdentityProvider>>,
+    /// Makes and checks the tags of refresh tokens (derived from the KEK).
+    pub(super) validators: ValidatorKey,
     pub(super) keys: KeyRing,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) policy: Arc<TokenPolicy>,
@@ -80,6 +83,7 @@ impl TokenService {
         store: Arc<dyn Store>,
         availability: Arc<dyn Availability>,
         identity: Option<Arc<dyn IdentityProvider>>,
+        validators: ValidatorKey,
         keys: KeyRing,
         clock: Arc<dyn Clock>,
         policy: TokenPolicy,
@@ -88,6 +92,7 @@ impl TokenService {
             store,
             availability,
             identity,
+            validators,
             keys,
             clock,
             policy: Arc::new(policy),
@@ -171,7 +176,8 @@ mod tests {
 
     #[test]
     fn issued_tokens_debug_never_shows_the_tokens() {
-        let refresh_token = RefreshToken::generate().unwrap();
+        let key = ValidatorKey::derive(&crate::crypto::kek::Kek::generate().unwrap()).unwrap();
+        let refresh_token = RefreshToken::first(&key).unwrap();
         let issued = IssuedTokens {
             access_token: "eyJhbGciOiJFUzI1NiJ9.claims.signature".into(),
             expires_in: 900,

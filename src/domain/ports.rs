@@ -50,6 +50,8 @@ pub struct TokenFamily {
     pub has_family: bool,
     /// The hash of the current (unused) refresh token.
     pub current: Option<TokenHash>,
+    /// The current token's generation; `None` while it is one from before generations.
+    pub generation: Option<i64>,
     /// The token rotated last, kept for the grace window.
     pub previous: Option<PreviousToken>,
 }
@@ -61,8 +63,9 @@ pub struct PreviousToken {
     pub hash: TokenHash,
     /// When it was used, to the millisecond (the grace window is compared at this precision).
     pub used_at: DateTime<Utc>,
-    /// Its successor (the current token), sealed under a key derived from it.
-    pub successor_sealed: Vec<u8>,
+    /// Its successor (the current token), sealed under a key derived from it: only for rows
+    /// rotated before generations (a successor is now computed from the token it follows).
+    pub successor_sealed: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for PreviousToken {
@@ -76,8 +79,7 @@ impl std::fmt::Debug for PreviousToken {
 
 /// One rotation: the presented token becomes the previous one, `successor` the current one, and
 /// the session's idle end moves forward. A conditional update decides the single winner.
-/// `Debug` leaves the sealed successor out.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Rotation {
     /// The family (session) the presented token claims to belong to.
     pub family: FamilyHash,
@@ -88,28 +90,14 @@ pub struct Rotation {
     pub unmigrated: bool,
     /// The new current token.
     pub successor: TokenHash,
-    /// The successor sealed for the holder of the presented token (see `crypto::successor`).
-    pub successor_sealed: Vec<u8>,
+    /// The successor's generation.
+    pub generation: i64,
     /// The client presenting it: a session bound to a client rotates only for that client.
     pub client_id: Option<String>,
     /// The session's new idle end (the store keeps it within the absolute end).
     pub idle_expires_at: DateTime<Utc>,
     /// The time of the rotation.
     pub now: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for Rotation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rotation")
-            .field("family", &self.family)
-            .field("presented", &self.presented)
-            .field("unmigrated", &self.unmigrated)
-            .field("successor", &self.successor)
-            .field("client_id", &self.client_id)
-            .field("idle_expires_at", &self.idle_expires_at)
-            .field("now", &self.now)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A session about to be created by an exchange, with its first refresh token.
@@ -121,6 +109,8 @@ pub struct NewSession {
     pub family: FamilyHash,
     /// Its first refresh token.
     pub token: TokenHash,
+    /// That token's generation.
+    pub generation: i64,
     /// When Appwrite was asked about the proof: a revocation of the user (their not-before) or
     /// of the Appwrite session recorded after this refuses the session.
     pub verified_at: DateTime<Utc>,
@@ -314,6 +304,17 @@ pub trait Store: Send + Sync + 'static {
     /// and `successor` the current one. Returns what the access token needs, or `None` (nothing
     /// written) when any condition fails or a concurrent rotation won.
     async fn rotate_refresh_token(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError>;
+
+    /// Moves a family whose current generation is still `from` (`None`: a token from before
+    /// generations) forward to `rotation`: the presented token, of a later generation the
+    /// database lost, becomes the previous one and `rotation.successor` the current one, under
+    /// the conditions of a rotation (a live session, no other client). Returns the grant, or
+    /// `None` (nothing written) when the family is no longer at `from` or a condition fails.
+    async fn roll_forward(
+        &self,
+        rotation: &Rotation,
+        from: Option<i64>,
+    ) -> Result<Option<Grant>, StoreError>;
 
     /// Revokes a session (all its refresh tokens with it) and records `audit`, atomically.
     /// Idempotent: returns `false`, writing nothing, when it was already revoked or is unknown.

@@ -2,16 +2,23 @@
 //!
 //! 1. One statement tries the rotation: when the presented token is its family's current token
 //!    and the session is live and bound to no other client, the presented token becomes the
-//!    previous one, a successor the current one (sealed for the presenter), and the idle end
-//!    moves. That is the whole refresh in the common case: one database round trip.
+//!    previous one, its next generation the current one, and the idle end moves. That is the
+//!    whole refresh in the common case: one database round trip.
 //! 2. Otherwise one read finds out why, and nothing has been written:
 //!    - unknown family, ended session, another client: `invalid_grant`;
 //!    - the previous token within the grace window (a retry after a lost answer, or a request
-//!      that lost the race): **the same** successor, opened from its sealed copy, with a fresh
-//!      access token. The window does not run out while tokenmint could not answer (see
-//!      [`grace`](super::grace)): a retry after a database outage or failover is a retry;
-//!    - any other token of the family: a replay, however long ago it was used. The session is
-//!      revoked (`refresh_token_reuse`, audited) and the answer is `invalid_grant`.
+//!      that lost the race): **the same** successor — computed again from the presented token
+//!      (its next generation) — with a fresh access token. The window does not run out while
+//!      tokenmint could not answer (see [`grace`](super::grace)): a retry after a database
+//!      outage or failover is a retry;
+//!    - a token tokenmint issued for this family at an older generation (its tag proves it):
+//!      a replay, however long ago it was used. The session is revoked (`refresh_token_reuse`,
+//!      audited) and the answer is `invalid_grant`;
+//!    - a token tokenmint issued at a *later* generation than the stored one: a rotation the
+//!      database lost (a failover of asynchronous replication, a restored backup). The session
+//!      rolls forward to it (audited) and the refresh succeeds;
+//!    - a token tokenmint never issued (a leaked selector with a made-up tail): `invalid_grant`,
+//!      audited as a forgery attempt, and nothing changes — a guess cannot revoke a session.
 //!
 //! A `scope` parameter is checked against the grant before anything is written, so a refused
 //! request never burns the token (the client binding is checked inside the statement).
@@ -23,7 +30,7 @@ use super::error::{InvalidGrantReason, TokenError};
 use super::events::GrantType;
 use super::grace;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
-use super::ports::{PreviousToken, Revocation, Rotation, TokenFamily};
+use super::ports::{Revocation, Rotation, TokenFamily};
 use super::session::{Grant, RevocationReason, Session};
 use super::token::{RefreshToken, parse_scope};
 use crate::clock::later;
@@ -75,7 +82,10 @@ impl TokenService {
             let family = self.live_family(&presented, &request, now).await?;
             narrowed_scope(family.session.scope.as_deref(), request.scope.as_deref())?;
         }
-        let successor = presented.successor()?;
+        // What tokenmint issued the presented token as: its generation, or nothing (a token
+        // from before generations, or one it never issued).
+        let issued_as = presented.generation(&self.validators);
+        let successor = self.successor_of(&presented, issued_as)?;
         if let Some(session) = self
             .try_rotate(&presented, &successor, false, &request, now)
             .await?
@@ -84,10 +94,10 @@ impl TokenService {
         }
         let family = self.live_family(&presented, &request, now).await?;
         if family.current != Some(presented.hash()) {
-            let successor = self
-                .grace_successor(&presented, &family, &request, now)
+            let (grant, successor) = self
+                .not_current(&presented, issued_as, &family, &request, now)
                 .await?;
-            return self.issue_refreshed(&family.session.grant(), &request, successor, now);
+            return self.issue_refreshed(&grant, &request, successor, now);
         }
         // Still the current token: a session created before token families (found by its token
         // alone), or a concurrent rotation that rolled back. Try once more.
@@ -99,10 +109,27 @@ impl TokenService {
             return self.issue_refreshed(&session, &request, successor, now);
         }
         let family = self.live_family(&presented, &request, now).await?;
-        let successor = self
-            .grace_successor(&presented, &family, &request, now)
+        let (grant, successor) = self
+            .not_current(&presented, issued_as, &family, &request, now)
             .await?;
-        self.issue_refreshed(&family.session.grant(), &request, successor, now)
+        self.issue_refreshed(&grant, &request, successor, now)
+    }
+
+    /// The successor of `presented`: its next generation; for a token from before generations
+    /// (or one tokenmint never issued: its rotation then matches nothing), a first generation
+    /// drawn from the token (see [`RefreshToken::first_generation_after_legacy`]).
+    fn successor_of(
+        &self,
+        presented: &RefreshToken,
+        issued_as: Option<u32>,
+    ) -> Result<RefreshToken, TokenError> {
+        let generation = match issued_as {
+            Some(generation) => generation
+                .checked_add(1)
+                .ok_or_else(|| TokenError::invalid_grant(InvalidGrantReason::UnknownToken))?,
+            None => presented.first_generation_after_legacy(),
+        };
+        Ok(presented.at_generation(&self.validators, generation))
     }
 
     /// The presented token's family if its session can still refresh for this client;
@@ -137,41 +164,52 @@ impl TokenService {
         request: &RefreshRequest,
         now: DateTime<Utc>,
     ) -> Result<Option<Grant>, TokenError> {
-        let presented_hash = presented.hash();
-        let rotation = Rotation {
-            family: presented.family(),
-            presented: presented_hash,
-            unmigrated,
-            successor: successor.hash(),
-            successor_sealed: successor::seal(
-                presented.expose(),
-                &presented_hash.0,
-                successor.expose(),
-            )?,
-            client_id: request.client_id.clone(),
-            idle_expires_at: later(now, self.policy.idle_ttl),
-            now,
-        };
+        let rotation = self.rotation(presented, successor, unmigrated, request, now);
         Ok(self.store.rotate_refresh_token(&rotation).await?)
     }
 
-    /// A token of a live family that is not its current one: the same successor when it is the
-    /// previous token within the grace window (extended by outages); a replay otherwise, which
-    /// revokes the session.
-    async fn grace_successor(
+    /// The rotation of `presented` to `successor` at `now`.
+    fn rotation(
         &self,
         presented: &RefreshToken,
+        successor: &RefreshToken,
+        unmigrated: bool,
+        request: &RefreshRequest,
+        now: DateTime<Utc>,
+    ) -> Rotation {
+        // The successor was just made by tokenmint: its stated generation is its generation.
+        let generation = successor.stated_generation();
+        Rotation {
+            family: presented.family(),
+            presented: presented.hash(),
+            unmigrated,
+            successor: successor.hash(),
+            generation: i64::from(generation),
+            client_id: request.client_id.clone(),
+            idle_expires_at: later(now, self.policy.idle_ttl),
+            now,
+        }
+    }
+
+    /// A token of a live family that is not its current one (see the module's documentation):
+    /// the grant and the refresh token to answer with, or why not.
+    async fn not_current(
+        &self,
+        presented: &RefreshToken,
+        issued_as: Option<u32>,
         family: &TokenFamily,
         request: &RefreshRequest,
         now: DateTime<Utc>,
-    ) -> Result<RefreshToken, TokenError> {
+    ) -> Result<(Grant, RefreshToken), TokenError> {
         let hash = presented.hash();
+        let previous = family.previous.as_ref().filter(|p| p.hash == hash);
         // The previous token: its successor (the current token) has never been used.
-        if let Some(previous) = family.previous.as_ref().filter(|p| p.hash == hash) {
+        if let Some(previous) = previous {
             let grace = self.policy.grace;
             if grace::within_window(previous.used_at, grace, now) {
                 self.events.grace_window_hit();
-                return open_successor(presented, previous);
+                let successor = self.previous_successor(presented, issued_as, family)?;
+                return Ok((family.session.grant(), successor));
             }
             // Past the window: still a retry if tokenmint could not answer during part of it.
             // (Rare: only such a retry, or a replay of the previous token, reads this.)
@@ -185,7 +223,8 @@ impl TokenService {
                     sid = %family.session.id,
                     "a refresh retried after an outage got the successor it had lost"
                 );
-                return open_successor(presented, previous);
+                let successor = self.previous_successor(presented, issued_as, family)?;
+                return Ok((family.session.grant(), successor));
             }
         }
         if family.current == Some(hash) {
@@ -196,10 +235,127 @@ impl TokenService {
                 retry_after: super::error::DATABASE_RETRY_AFTER,
             });
         }
+        match issued_as {
+            // Issued later than the stored state: the database lost the rotations since.
+            Some(generation) if family.generation.is_none_or(|g| i64::from(generation) > g) => {
+                self.roll_forward(presented, generation, family, request, now)
+                    .await
+            }
+            // Issued by tokenmint at an older generation, or the previous token after its
+            // window: a replay.
+            Some(_) => Err(self.replay(family, request, now).await?),
+            None if previous.is_some() => Err(self.replay(family, request, now).await?),
+            // Never issued: a guess on a leaked selector. It must not revoke anything.
+            None => Err(self.forgery(family, request, now).await?),
+        }
+    }
+
+    /// The successor a retry of the previous token gets: its next generation, which the
+    /// current token is. (Rows rotated before generations keep that successor sealed.)
+    fn previous_successor(
+        &self,
+        presented: &RefreshToken,
+        issued_as: Option<u32>,
+        family: &TokenFamily,
+    ) -> Result<RefreshToken, TokenError> {
+        let successor = self.successor_of(presented, issued_as)?;
+        if family.current == Some(successor.hash()) {
+            return Ok(successor);
+        }
+        let sealed = family
+            .previous
+            .as_ref()
+            .and_then(|p| p.successor_sealed.as_deref())
+            .ok_or(TokenError::Crypto(crate::crypto::CryptoError))?;
+        let hash = presented.hash();
+        let text = successor::open(presented.expose(), &hash.0, sealed)?;
+        RefreshToken::parse(&text).ok_or(TokenError::Crypto(crate::crypto::CryptoError))
+    }
+
+    /// A genuine token of a later generation than the stored one: the database lost the
+    /// rotations that issued it (asynchronous replication failed over, a backup was restored).
+    /// Its holder is the only one who can have it, so the session moves forward to it.
+    async fn roll_forward(
+        &self,
+        presented: &RefreshToken,
+        generation: u32,
+        family: &TokenFamily,
+        request: &RefreshRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(Grant, RefreshToken), TokenError> {
+        let successor = self.successor_of(presented, Some(generation))?;
+        let rotation = self.rotation(presented, &successor, false, request, now);
+        let Some(grant) = self
+            .store
+            .roll_forward(&rotation, family.generation)
+            .await?
+        else {
+            // The family changed meanwhile (a concurrent rotation or roll-forward): the client
+            // may retry and be judged against what is there now.
+            return Err(TokenError::TemporarilyUnavailable {
+                what: "the database",
+                retry_after: super::error::DATABASE_RETRY_AFTER,
+            });
+        };
+        self.events.refresh_rolled_forward();
+        let audit = AuditEvent::session(
+            "refresh_token.rolled_forward",
+            Actor::System,
+            &family.session.user_id,
+            family.session.id,
+            None,
+            &request.context,
+            now,
+        );
+        if let Err(err) = self.store.record_audit(&audit).await {
+            tracing::warn!(error = %err, "cannot record the roll-forward in the audit log");
+        }
+        tracing::warn!(
+            sid = %family.session.id,
+            stored = ?family.generation,
+            presented = generation,
+            "a refresh token newer than the stored state was presented: the database lost \
+             rotations (a failover, a restored backup); the session moved forward to it"
+        );
+        Ok((grant, successor))
+    }
+
+    /// A replay of a token tokenmint issued: the session is revoked.
+    async fn replay(
+        &self,
+        family: &TokenFamily,
+        request: &RefreshRequest,
+        now: DateTime<Utc>,
+    ) -> Result<TokenError, TokenError> {
         self.events.refresh_reuse_detected();
         self.revoke_for_reuse(&family.session, &request.context, now)
             .await?;
-        Err(TokenError::invalid_grant(InvalidGrantReason::TokenReuse))
+        Ok(TokenError::invalid_grant(InvalidGrantReason::TokenReuse))
+    }
+
+    /// A token of the family tokenmint never issued: recorded, nothing else changes.
+    async fn forgery(
+        &self,
+        family: &TokenFamily,
+        request: &RefreshRequest,
+        now: DateTime<Utc>,
+    ) -> Result<TokenError, TokenError> {
+        let audit = AuditEvent::session(
+            "refresh_token.forgery_rejected",
+            Actor::System,
+            &family.session.user_id,
+            family.session.id,
+            None,
+            &request.context,
+            now,
+        );
+        self.store.record_audit(&audit).await?;
+        tracing::warn!(
+            sid = %family.session.id,
+            "a refresh token with this session's selector that tokenmint never issued was \
+             presented (a leaked prefix?); refused, the session is unchanged"
+        );
+        Ok(TokenError::invalid_grant(InvalidGrantReason::ForgedToken))
     }
 
     async fn revoke_for_reuse(
@@ -240,16 +396,6 @@ impl TokenService {
         let scope = narrowed_scope(session.scope.as_deref(), request.scope.as_deref())?;
         self.issue(session, scope.as_deref(), successor, now)
     }
-}
-
-/// The successor of `presented` (the family's previous token), opened from its sealed copy.
-fn open_successor(
-    presented: &RefreshToken,
-    previous: &PreviousToken,
-) -> Result<RefreshToken, TokenError> {
-    let hash = presented.hash();
-    let text = successor::open(presented.expose(), &hash.0, &previous.successor_sealed)?;
-    RefreshToken::parse(&text).ok_or(TokenError::Crypto(crate::crypto::CryptoError))
 }
 
 /// RFC 6749 §6: the requested scope must not exceed the granted one; omitted means granted.

@@ -1,12 +1,18 @@
-//! Token formats: opaque refresh tokens (`tmr_` + base64url of 32 random bytes, stored only
-//! as SHA-256) and access-token claims (RFC 9068), plus the scope syntax of RFC 6749 §3.3.
+//! Token formats: opaque refresh tokens (`tmr_` + base64url of 32 bytes, stored only as
+//! SHA-256) and access-token claims (RFC 9068), plus the scope syntax of RFC 6749 §3.3.
 //!
-//! A refresh token's 32 bytes are a **selector** (the first 16, fixed for its session: the
-//! refresh-token family) and a **validator** (the last 16, new at every rotation). The store
-//! finds the session by SHA-256 of the selector and compares SHA-256 of the whole token with the
-//! session's current one, so a token of the family that is not current is recognised as a
-//! replay for the session's whole life, with constant storage per session. Knowing a selector
-//! means having held a token of that family: nobody else can make a "replay" that revokes it.
+//! A refresh token's 32 bytes are a **selector** (16 random bytes, fixed for its session: the
+//! refresh-token family), its **generation** (4 bytes: 1 for the session's first token, one
+//! more at each rotation) and a **tag** (12 bytes) that only tokenmint can make
+//! (`crypto::validator`). The store finds the session by SHA-256 of the selector and compares
+//! SHA-256 of the whole token with the session's current one. A token whose tag is genuine is
+//! one tokenmint issued: an older generation presented again is a replay, for the session's
+//! whole life, with constant storage per session; a token whose tag is not genuine was never
+//! issued (a forgery on a leaked selector) and changes nothing. The successor of a token is
+//! computed from it, never stored.
+//!
+//! Tokens issued before generations (32 random bytes, *legacy*) still parse; their tag is not
+//! genuine, and the store's hash comparison alone decides whether they are current.
 
 use std::fmt;
 
@@ -15,12 +21,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 use super::session::Grant;
+use crate::crypto::validator::{SELECTOR_LEN, TAG_LEN, ValidatorKey};
 use crate::crypto::{CryptoError, random_bytes};
 
 /// The refresh-token prefix, so leaked tokens are recognisable by secret scanners.
 pub const REFRESH_TOKEN_PREFIX: &str = "tmr_";
 const REFRESH_TOKEN_LEN: usize = 4 + 43;
-const SELECTOR_LEN: usize = 16;
+const GENERATION_END: usize = SELECTOR_LEN + 4;
 
 /// A refresh token. `Debug` shows only its prefix.
 #[derive(Clone, PartialEq, Eq)]
@@ -36,16 +43,59 @@ impl fmt::Debug for RefreshToken {
 }
 
 impl RefreshToken {
-    /// A new random token, the first of a new family.
-    pub fn generate() -> Result<Self, CryptoError> {
-        Ok(Self::from_bytes(random_bytes::<32>()?))
+    /// The first token of a new family: a random selector, generation 1.
+    pub fn first(key: &ValidatorKey) -> Result<Self, CryptoError> {
+        Ok(Self::issue(key, random_bytes::<SELECTOR_LEN>()?, 1))
     }
 
-    /// The next token of this token's family: the same selector, a new random validator.
-    pub fn successor(&self) -> Result<Self, CryptoError> {
-        let mut bytes = self.bytes;
-        bytes[SELECTOR_LEN..].copy_from_slice(&random_bytes::<16>()?);
-        Ok(Self::from_bytes(bytes))
+    /// The token of this token's family at `generation`.
+    pub fn at_generation(&self, key: &ValidatorKey, generation: u32) -> Self {
+        Self::issue(key, self.selector(), generation)
+    }
+
+    fn issue(key: &ValidatorKey, selector: [u8; SELECTOR_LEN], generation: u32) -> Self {
+        let mut bytes = [0u8; 32];
+        bytes[..SELECTOR_LEN].copy_from_slice(&selector);
+        bytes[SELECTOR_LEN..GENERATION_END].copy_from_slice(&generation.to_be_bytes());
+        bytes[GENERATION_END..].copy_from_slice(&key.tag(&selector, generation));
+        Self::from_bytes(bytes)
+    }
+
+    /// The generation of this token if tokenmint issued it (its tag is genuine); `None` for a
+    /// token it never issued, or one issued before generations.
+    pub fn generation(&self, key: &ValidatorKey) -> Option<u32> {
+        let generation = self.stated_generation();
+        key.verify(&self.selector(), generation, &self.bytes[GENERATION_END..])
+            .then_some(generation)
+    }
+
+    /// The generation this token states, genuine or not: for a token tokenmint just made.
+    /// (Anything presented is judged by [`RefreshToken::generation`].)
+    pub fn stated_generation(&self) -> u32 {
+        u32::from_be_bytes(self.generation_bytes())
+    }
+
+    /// The generation a token from before generations (or one tokenmint never issued) rotates
+    /// into: drawn from the token itself, so a retry computes the same successor, and at least
+    /// 2³¹, far above any generation a session reaches by rotating from 1 — so it can never be
+    /// a token issued before (a session that ran on an older build after a newer one keeps its
+    /// generations apart).
+    pub fn first_generation_after_legacy(&self) -> u32 {
+        let digest = self.hash().0;
+        let drawn = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        (1 << 31) | (drawn & 0x3fff_ffff)
+    }
+
+    fn selector(&self) -> [u8; SELECTOR_LEN] {
+        let mut selector = [0u8; SELECTOR_LEN];
+        selector.copy_from_slice(&self.bytes[..SELECTOR_LEN]);
+        selector
+    }
+
+    fn generation_bytes(&self) -> [u8; 4] {
+        let mut generation = [0u8; 4];
+        generation.copy_from_slice(&self.bytes[SELECTOR_LEN..GENERATION_END]);
+        generation
     }
 
     fn from_bytes(bytes: [u8; 32]) -> Self {
@@ -55,8 +105,9 @@ impl RefreshToken {
         }
     }
 
-    /// Accepts exactly the format [`RefreshToken::generate`] produces; anything else cannot be
-    /// one of ours and is rejected without a database lookup.
+    /// Accepts exactly the format tokenmint issues (and issued before generations): `tmr_` and
+    /// the canonical base64url of 32 bytes; anything else cannot be one of ours and is rejected
+    /// without a database lookup.
     pub fn parse(text: &str) -> Option<Self> {
         let body = text.strip_prefix(REFRESH_TOKEN_PREFIX)?;
         if text.len() != REFRESH_TOKEN_LEN
@@ -87,6 +138,8 @@ impl RefreshToken {
         FamilyHash(sha256(&self.bytes[..SELECTOR_LEN]))
     }
 }
+
+const _: () = assert!(GENERATION_END + TAG_LEN == 32);
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
@@ -178,30 +231,56 @@ pub fn parse_scope(scope: &str) -> Option<Vec<String>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn refresh_tokens_have_the_documented_format_and_parse_back() {
-        let token = RefreshToken::generate().unwrap();
-        assert!(token.expose().starts_with("tmr_"));
-        assert_eq!(token.expose().len(), 47);
-        assert_eq!(RefreshToken::parse(token.expose()), Some(token.clone()));
-        assert_ne!(RefreshToken::generate().unwrap(), token);
-        assert_eq!(format!("{token:?}"), "RefreshToken(tmr_…)");
+    fn key() -> ValidatorKey {
+        ValidatorKey::derive(&crate::crypto::kek::Kek::generate().unwrap()).unwrap()
     }
 
     #[test]
-    fn a_successor_keeps_the_family_and_changes_the_token() {
-        let token = RefreshToken::generate().unwrap();
-        let next = token.successor().unwrap();
+    fn refresh_tokens_have_the_documented_format_and_parse_back() {
+        let key = key();
+        let token = RefreshToken::first(&key).unwrap();
+        assert!(token.expose().starts_with("tmr_"));
+        assert_eq!(token.expose().len(), 47);
+        assert_eq!(RefreshToken::parse(token.expose()), Some(token.clone()));
+        assert_ne!(RefreshToken::first(&key).unwrap(), token);
+        assert_eq!(format!("{token:?}"), "RefreshToken(tmr_…)");
+        assert_eq!(token.generation(&key), Some(1));
+    }
+
+    #[test]
+    fn a_later_generation_keeps_the_family_and_only_the_key_makes_it() {
+        let key = key();
+        let token = RefreshToken::first(&key).unwrap();
+        let next = token.at_generation(&key, 2);
         assert_eq!(next.family(), token.family());
         assert_ne!(next.hash(), token.hash());
         assert_eq!(next.expose()[..4 + 21], token.expose()[..4 + 21]);
-        assert_ne!(RefreshToken::generate().unwrap().family(), token.family());
-        assert_eq!(RefreshToken::parse(next.expose()), Some(next));
+        assert_eq!(next.generation(&key), Some(2));
+        assert_eq!(
+            token.at_generation(&key, 2),
+            next,
+            "computed, the same every time"
+        );
+        assert_ne!(RefreshToken::first(&key).unwrap().family(), token.family());
+        assert_eq!(RefreshToken::parse(next.expose()), Some(next.clone()));
+        // Another key (another deployment's KEK) did not issue it.
+        assert_eq!(next.generation(&self::key()), None);
+        // Nor is a token with the right selector and a made-up tail one tokenmint issued.
+        let mut forged = next.bytes;
+        forged[31] ^= 1;
+        assert_eq!(RefreshToken::from_bytes(forged).generation(&key), None);
+        forged = next.bytes;
+        forged[SELECTOR_LEN + 3] ^= 1;
+        assert_eq!(
+            RefreshToken::from_bytes(forged).generation(&key),
+            None,
+            "the generation is under the tag"
+        );
     }
 
     #[test]
     fn malformed_refresh_tokens_do_not_parse() {
-        let good = RefreshToken::generate().unwrap().expose().to_owned();
+        let good = RefreshToken::first(&key()).unwrap().expose().to_owned();
         for bad in [
             "",
             "tmr_",

@@ -355,5 +355,9 @@ mod tests {
             answer(InvalidGrantReason::UnknownToken),
             answer(InvalidGrantReason::SessionEnded)
         );
+        assert_eq!(
+            answer(InvalidGrantReason::UnknownToken),
+            answer(InvalidGrantReason::ForgedToken)
+        );
     }
 }

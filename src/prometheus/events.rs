@@ -35,6 +35,7 @@ pub(super) struct DomainMetrics {
     reuse_detected: Counter,
     grace_hits: Counter,
     grace_after_outage: Counter,
+    rolled_forward: Counter,
     sessions_revoked: Slots<Counter>,
     webhook_deliveries: Slots<Counter>,
     appwrite_requests: Slots<Counter>,
@@ -52,6 +53,7 @@ impl DomainMetrics {
             reuse_detected: register_counter(recorder, names::REUSE_DETECTED, Vec::new()),
             grace_hits: register_counter(recorder, names::GRACE_HITS, Vec::new()),
             grace_after_outage: register_counter(recorder, names::GRACE_AFTER_OUTAGE, Vec::new()),
+            rolled_forward: register_counter(recorder, names::ROLLED_FORWARD, Vec::new()),
             sessions_revoked: Slots::new(RevocationReason::ALL.len()),
             webhook_deliveries: Slots::new((WEBHOOK_EVENTS.len() + 1) * WebhookOutcome::ALL.len()),
             appwrite_requests: Slots::new(IdentityOutcome::ALL.len()),
@@ -115,6 +117,10 @@ impl Events for Metrics {
 
     fn grace_window_hit_after_outage(&self) {
         self.domain.grace_after_outage.increment(1);
+    }
+
+    fn refresh_rolled_forward(&self) {
+        self.domain.rolled_forward.increment(1);
     }
 
     fn sessions_revoked(&self, reason: RevocationReason, count: usize) {

@@ -54,6 +54,8 @@ pub mod names {
     pub const GRACE_HITS: &str = "tokenmint_refresh_grace_hits_total";
     /// Counter.
     pub const GRACE_AFTER_OUTAGE: &str = "tokenmint_refresh_grace_after_outage_total";
+    /// Counter.
+    pub const ROLLED_FORWARD: &str = "tokenmint_refresh_rolled_forward_total";
     /// Counter `{reason}`.
     pub const SESSIONS_REVOKED: &str = "tokenmint_sessions_revoked_total";
     /// Counter `{event, outcome}`.
@@ -120,6 +122,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         names::GRACE_AFTER_OUTAGE,
         "Used refresh tokens presented after the grace window and still answered with the same successor, because an outage began within the window",
+    ),
+    (
+        names::ROLLED_FORWARD,
+        "Sessions moved forward to a refresh token of a later generation than the stored one: rotations the database had lost (a failover of asynchronous replication, a restored backup)",
     ),
     (names::SESSIONS_REVOKED, "Live sessions revoked, by reason"),
     (

@@ -136,7 +136,7 @@ impl PgStore {
             // Its batch gave up on a locked row; this rotation alone waits for its own (for at
             // most `lock_timeout`). Boxed: this rare path's future is large.
             BatchedRotation::Locked => {
-                Box::pin(rotate_alone(self, sql::ROTATE_ONE, rotation)).await
+                Box::pin(rotate_alone(self, sql::ROTATE_ONE, rotation, None)).await
             }
         }
     }
@@ -211,11 +211,12 @@ impl BatchRunner for Rotations {
         let families = column(|r| r.family.0.to_vec());
         let presented = column(|r| r.presented.0.to_vec());
         let successors = column(|r| r.successor.0.to_vec());
-        let sealed = column(|r| r.successor_sealed.clone());
+
         let numbers = |value: fn(&Rotation) -> i64| -> Vec<i64> {
             order.iter().map(|&i| value(&rotations[i])).collect()
         };
         let used_at_ms = numbers(|r| r.now.timestamp_millis());
+        let generations = numbers(|r| r.generation);
         let now = numbers(|r| r.now.timestamp());
         let idle_end = numbers(|r| r.idle_expires_at.timestamp());
         let clients: Vec<Option<String>> = order
@@ -231,7 +232,7 @@ impl BatchRunner for Rotations {
             .bind(presented)
             .bind(successors)
             .bind(used_at_ms)
-            .bind(sealed)
+            .bind(generations)
             .bind(now)
             .bind(idle_end)
             .bind(clients)
@@ -303,7 +304,7 @@ mod sql {
             concat!(
                 session_columns!(),
                 ", s.family_hash is not null as has_family, s.token_hash, s.previous_token_hash, \
-                 s.previous_used_at_ms, s.successor_sealed"
+                 s.previous_used_at_ms, s.successor_sealed, s.generation"
             )
         };
     }
@@ -319,15 +320,16 @@ select kid, alg, state, public_jwk, private_key_sealed, created_at, activates_at
 from signing_keys
 order by created_at, kid";
 
-    /// Inserts the session unless, at `$19` (when Appwrite was asked), the user's not-before
+    /// Inserts the session unless, at `$20` (when Appwrite was asked), the user's not-before
     /// was later or the Appwrite session `$4` was deleted: then nothing is inserted.
     pub const INSERT_SESSION: &str = "\
 insert into sessions
     (session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, created_at,
      last_used_at, absolute_expires_at, idle_expires_at, device_name, user_agent, ip, claims,
-     claims_updated_at_ms, family_hash, token_hash)
-select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17, $18
-where not exists (select 1 from user_not_before where user_id = $2 and not_before > $19)
+     claims_updated_at_ms, family_hash, token_hash, generation)
+select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17, $18,
+    $19
+where not exists (select 1 from user_not_before where user_id = $2 and not_before > $20)
     and not exists (select 1 from appwrite_session_revocations where appwrite_session_id = $4)";
 
     /// Serialises a user's exchanges and revocations (`lock_user`). The two-key form keeps
@@ -350,17 +352,17 @@ values ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9)";
 
     /// The rotations of a batch (see `Rotations`): the one statement of a refresh, shared by
     /// the refreshes that wait together. Parameters, one array element per rotation: family,
-    /// presented hash, successor hash, now (ms), sealed successor, now (s), idle end (s),
+    /// presented hash, successor hash, now (ms), successor's generation, now (s), idle end (s),
     /// client id, and the rotation's index in its batch, which each updated row returns.
     /// Each row's conditions are those of a single rotation: the current token, a live session
     /// within both lifetimes, bound to no other client.
     pub const ROTATE: &str = concat!(
         "update sessions s set token_hash = r.successor, previous_token_hash = s.token_hash, \
-         previous_used_at_ms = r.used_at_ms, successor_sealed = r.sealed, last_used_at = r.now, \
-         idle_expires_at = least(r.idle_end, s.absolute_expires_at) \
-         from unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::bytea[], $6::int8[], \
+         previous_used_at_ms = r.used_at_ms, successor_sealed = null, generation = r.generation, \
+         last_used_at = r.now, idle_expires_at = least(r.idle_end, s.absolute_expires_at) \
+         from unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::int8[], \
          $7::int8[], $8::text[], $9::int4[]) \
-         as r(family_hash, presented, successor, used_at_ms, sealed, now, idle_end, client_id, ord) \
+         as r(family_hash, presented, successor, used_at_ms, generation, now, idle_end, client_id, ord) \
          where s.family_hash = r.family_hash and s.token_hash = r.presented \
          and s.revoked_at is null and s.absolute_expires_at > r.now and s.idle_expires_at > r.now \
          and (s.client_id is null or s.client_id = r.client_id) returning r.ord, ",
@@ -369,11 +371,11 @@ values ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9)";
 
     /// One rotation on its own, waiting for its row's lock (at most `lock_timeout`): for the
     /// rotations of a batch that found a row locked. Parameters as SQLite's `ROTATE`: family,
-    /// presented hash, successor hash, now (ms), sealed successor, now (s), idle end (s),
+    /// presented hash, successor hash, now (ms), successor's generation, now (s), idle end (s),
     /// client id.
     pub const ROTATE_ONE: &str = concat!(
         "update sessions s set token_hash = $3, previous_token_hash = s.token_hash, \
-         previous_used_at_ms = $4, successor_sealed = $5, last_used_at = $6, \
+         previous_used_at_ms = $4, successor_sealed = null, generation = $5, last_used_at = $6, \
          idle_expires_at = least($7, s.absolute_expires_at) \
          where s.family_hash = $1 and s.token_hash = $2 and s.revoked_at is null \
          and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
@@ -421,12 +423,25 @@ delete from replicas where replica_id in
     /// the family `$1`.
     pub const ROTATE_UNMIGRATED: &str = concat!(
         "update sessions s set family_hash = $1, token_hash = $3, previous_token_hash = s.token_hash, \
-         previous_used_at_ms = $4, successor_sealed = $5, last_used_at = $6, \
+         previous_used_at_ms = $4, successor_sealed = null, generation = $5, last_used_at = $6, \
          idle_expires_at = least($7, s.absolute_expires_at) \
          where s.session_id = (select u.session_id from unmigrated_refresh_tokens u \
          where u.token_hash = $2) and s.family_hash is null and s.token_hash = $2 \
          and s.revoked_at is null \
          and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
+         and (s.client_id is null or s.client_id = $8) returning ",
+        grant_columns!()
+    );
+
+    /// A family still at generation `$9` (null: a token from before generations) moves to the
+    /// presented token `$2` of a later generation, which becomes the previous one, and its
+    /// successor `$3` (generation `$5`); parameters otherwise as [`ROTATE_ONE`].
+    pub const ROLL_FORWARD: &str = concat!(
+        "update sessions s set token_hash = $3, previous_token_hash = $2, \
+         previous_used_at_ms = $4, successor_sealed = null, generation = $5, last_used_at = $6, \
+         idle_expires_at = least($7, s.absolute_expires_at) \
+         where s.family_hash = $1 and s.generation is not distinct from $9 \
+         and s.revoked_at is null and s.absolute_expires_at > $6 and s.idle_expires_at > $6 \
          and (s.client_id is null or s.client_id = $8) returning ",
         grant_columns!()
     );
@@ -514,12 +529,8 @@ update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is 
             .lines()
             .find(|line| line.starts_with("update sessions"))
             .expect("the script's statement");
-        let sealed = statement
-            .split('\'')
-            .nth(1)
-            .expect("the sealed successor literal");
         let bound = statement
-            .replace(&format!("array['{sealed}'::bytea]"), "$5")
+            .replace("array[:n + 1]", "$5")
             .replace("array[sha256(int8send(:chain))]", "$1")
             .replace("array[sha256(int8send(:presented))]", "$2")
             .replace("array[sha256(int8send(:successor))]", "$3")

@@ -169,6 +169,7 @@ pub(crate) struct TokenFamilyRow {
     pub previous_token_hash: Option<Vec<u8>>,
     pub previous_used_at_ms: Option<i64>,
     pub successor_sealed: Option<Vec<u8>>,
+    pub generation: Option<i64>,
 }
 
 impl TryFrom<TokenFamilyRow> for TokenFamily {
@@ -181,23 +182,20 @@ impl TryFrom<TokenFamilyRow> for TokenFamily {
                 .map(TokenHash)
                 .map_err(|_| StoreError::Corrupt(format!("token hash of session {}", session.id)))
         };
-        let previous = match (
-            row.previous_token_hash,
-            row.previous_used_at_ms,
-            row.successor_sealed,
-        ) {
-            (Some(previous), Some(used_at), Some(sealed)) => Some(PreviousToken {
+        let previous = match (row.previous_token_hash, row.previous_used_at_ms) {
+            (Some(previous), Some(used_at)) => Some(PreviousToken {
                 hash: hash(previous)?,
                 used_at: DateTime::from_timestamp_millis(used_at).ok_or_else(|| {
                     StoreError::Corrupt(format!("previous use of session {}", session.id))
                 })?,
-                successor_sealed: sealed,
+                successor_sealed: row.successor_sealed,
             }),
             _ => None,
         };
         Ok(Self {
             has_family: row.has_family,
             current: row.token_hash.map(hash).transpose()?,
+            generation: row.generation,
             previous,
             session,
         })

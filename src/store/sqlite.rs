@@ -92,7 +92,7 @@ impl SqliteStore {
     /// Rotates a session's current token with a statement of its own: SQLite runs in the
     /// process, so there is no round trip for a batch to share.
     async fn rotate_current(&self, rotation: &Rotation) -> Result<Option<Grant>, StoreError> {
-        rotate_alone(self, sql::ROTATE, rotation).await
+        rotate_alone(self, sql::ROTATE, rotation, None).await
     }
 }
 
@@ -141,7 +141,7 @@ mod sql {
             concat!(
                 session_columns!(),
                 ", family_hash is not null as has_family, token_hash, previous_token_hash, \
-                 previous_used_at_ms, successor_sealed"
+                 previous_used_at_ms, successor_sealed, generation"
             )
         };
     }
@@ -161,9 +161,9 @@ order by created_at, kid";
 insert into sessions
     (session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, created_at,
      last_used_at, absolute_expires_at, idle_expires_at, device_name, user_agent, ip, claims,
-     claims_updated_at_ms, family_hash, token_hash)
-select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
-where not exists (select 1 from user_not_before where user_id = ?2 and not_before > ?19)
+     claims_updated_at_ms, family_hash, token_hash, generation)
+select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
+where not exists (select 1 from user_not_before where user_id = ?2 and not_before > ?20)
     and not exists (select 1 from appwrite_session_revocations where appwrite_session_id = ?4)";
 
     /// `BEGIN IMMEDIATE` already serialises writers; nothing more to take (the parameter is
@@ -187,7 +187,7 @@ values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
     /// On the right of `set`, columns hold their old values (as in PostgreSQL).
     pub const ROTATE: &str = concat!(
         "update sessions set token_hash = ?3, previous_token_hash = token_hash, \
-         previous_used_at_ms = ?4, successor_sealed = ?5, last_used_at = ?6, \
+         previous_used_at_ms = ?4, successor_sealed = null, generation = ?5, last_used_at = ?6, \
          idle_expires_at = min(?7, absolute_expires_at) \
          where family_hash = ?1 and token_hash = ?2 and revoked_at is null \
          and absolute_expires_at > ?6 and idle_expires_at > ?6 \
@@ -197,12 +197,22 @@ values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
     pub const ROTATE_UNMIGRATED: &str = concat!(
         "update sessions set family_hash = ?1, token_hash = ?3, \
-         previous_token_hash = token_hash, previous_used_at_ms = ?4, successor_sealed = ?5, \
-         last_used_at = ?6, idle_expires_at = min(?7, absolute_expires_at) \
+         previous_token_hash = token_hash, previous_used_at_ms = ?4, successor_sealed = null, \
+         generation = ?5, last_used_at = ?6, idle_expires_at = min(?7, absolute_expires_at) \
          where session_id = (select session_id from unmigrated_refresh_tokens \
          where token_hash = ?2) and family_hash is null and token_hash = ?2 \
          and revoked_at is null \
          and absolute_expires_at > ?6 and idle_expires_at > ?6 \
+         and (client_id is null or client_id = ?8) returning ",
+        grant_columns!()
+    );
+
+    pub const ROLL_FORWARD: &str = concat!(
+        "update sessions set token_hash = ?3, previous_token_hash = ?2, \
+         previous_used_at_ms = ?4, successor_sealed = null, generation = ?5, last_used_at = ?6, \
+         idle_expires_at = min(?7, absolute_expires_at) \
+         where family_hash = ?1 and generation is ?9 \
+         and revoked_at is null and absolute_expires_at > ?6 and idle_expires_at > ?6 \
          and (client_id is null or client_id = ?8) returning ",
         grant_columns!()
     );

@@ -195,15 +195,19 @@ macro_rules! impl_store {
                 .bind(snapshot_json(&session.claims)?)
                 .bind(session.claims_updated_at_ms)
                 .bind(new.family.0.to_vec())
-                .bind(new.token.0.to_vec()))
+                .bind(new.token.0.to_vec())
+                .bind(new.generation))
         }
 
-        /// Runs one rotation as its own statement (`ROTATE_UNMIGRATED`, or SQLite's `ROTATE`,
-        /// whose parameters are those of [`Rotation`] in field order).
+        /// Runs one rotation as its own statement (`ROTATE_UNMIGRATED`, `ROTATE_ONE`,
+        /// `ROLL_FORWARD` or SQLite's `ROTATE`): family, presented, successor, now (ms),
+        /// generation, now (s), idle end (s), client id, and for `ROLL_FORWARD` (`rolling_from`
+        /// set) the generation the family must still be at.
         async fn rotate_alone(
             store: &$store,
             statement: &'static str,
             rotation: &Rotation,
+            rolling_from: Option<Option<i64>>,
         ) -> Result<Option<Grant>, StoreError> {
             // One statement: concurrent rotations of one token queue on its row lock; after
             // the winner commits, the others re-evaluate `token_hash = presented`, find it
@@ -213,10 +217,14 @@ macro_rules! impl_store {
                 .bind(rotation.presented.0.to_vec())
                 .bind(rotation.successor.0.to_vec())
                 .bind(rotation.now.timestamp_millis())
-                .bind(rotation.successor_sealed.clone())
+                .bind(rotation.generation)
                 .bind(rotation.now.timestamp())
                 .bind(rotation.idle_expires_at.timestamp())
                 .bind(optional_text(rotation.client_id.as_deref()));
+            let query = match rolling_from {
+                Some(from) => query.bind(from),
+                None => query,
+            };
             // `fetch_all`, not `fetch_optional`: the statement must run to its end. SQLite
             // commits an `update … returning` left at its row when it is reset, but runs its
             // automatic WAL checkpoint only after a statement that ran to completion — without
@@ -299,7 +307,7 @@ macro_rules! impl_store {
                 let result = if rotation.unmigrated {
                     // Boxed: this rare path's statement future is large, and inline it would
                     // make every refresh's future as large (async_trait moves it to the heap).
-                    Box::pin(rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation)).await
+                    Box::pin(rotate_alone(self, $sql::ROTATE_UNMIGRATED, rotation, None)).await
                 } else {
                     self.rotate_current(rotation).await
                 };
@@ -310,6 +318,14 @@ macro_rules! impl_store {
                     self.pool.observer().failed(rotation.now, &Cause(err));
                 }
                 result
+            }
+
+            async fn roll_forward(
+                &self,
+                rotation: &Rotation,
+                from: Option<i64>,
+            ) -> Result<Option<Grant>, StoreError> {
+                rotate_alone(self, $sql::ROLL_FORWARD, rotation, Some(from)).await
             }
 
             async fn revoke_session(

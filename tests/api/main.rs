@@ -46,5 +46,6 @@ mod schemathesis;
 mod shutdown;
 mod startup;
 mod store_contract;
+mod token_generations;
 mod verifier;
 mod webhooks;

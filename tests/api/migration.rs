@@ -17,7 +17,7 @@ async fn legacy_database(backend: Backend, token: &RefreshToken) -> TestDb {
     let now = tokenmint::clock::unix_now();
     let session = uuid::Uuid::now_v7().to_string();
     let (created, absolute, idle) = (now - 86_400, now + 29 * 86_400, now + 6 * 86_400);
-    let used = RefreshToken::generate().unwrap();
+    let used = legacy_token();
     match backend {
         Backend::Postgres => {
             let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -95,7 +95,7 @@ async fn legacy_database(backend: Backend, token: &RefreshToken) -> TestDb {
 }
 
 async fn a_session_from_before_the_upgrade_keeps_refreshing(backend: Backend) {
-    let legacy = RefreshToken::generate().unwrap();
+    let legacy = legacy_token();
     let db = legacy_database(backend, &legacy).await;
     let harness = Harness::start_on(db, &[]).await;
 
@@ -111,13 +111,30 @@ async fn a_session_from_before_the_upgrade_keeps_refreshing(backend: Backend) {
     assert_eq!(retry.refresh_token, first.refresh_token, "the grace window");
     let second = tokens(harness.app.refresh(&first.refresh_token).await).await;
     advance(&harness.app, Duration::from_secs(11));
+    // A token from before the upgrade, once superseded, cannot be told from one made up on
+    // the session's selector (migration 0004): refused, and it revokes nothing.
     let (_, error, _) = oauth_error(harness.app.refresh(legacy.expose()).await).await;
     assert_eq!(error, "invalid_grant");
-    let (_, error, _) = oauth_error(harness.app.refresh(&second.refresh_token).await).await;
+    let third = tokens(harness.app.refresh(&second.refresh_token).await).await;
+    // A token issued after the upgrade is provably tokenmint's: its replay revokes the session.
+    let (_, error, _) = oauth_error(harness.app.refresh(&first.refresh_token).await).await;
+    assert_eq!(error, "invalid_grant");
+    let (_, error, _) = oauth_error(harness.app.refresh(&third.refresh_token).await).await;
     assert_eq!(
         error, "invalid_grant",
-        "the replay of the old token revoked the session"
+        "the replay of a token issued after the upgrade revoked the session"
     );
 }
 
 on_both_backends!(a_session_from_before_the_upgrade_keeps_refreshing);
+
+/// A refresh token as tokenmint made them before generations: 32 random bytes.
+fn legacy_token() -> RefreshToken {
+    use base64::Engine;
+    let bytes = tokenmint::crypto::random_bytes::<32>().unwrap();
+    let text = format!(
+        "tmr_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    RefreshToken::parse(&text).unwrap()
+}

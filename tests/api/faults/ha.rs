@@ -631,14 +631,15 @@ impl HaCluster {
     }
 }
 
-/// What asynchronous replication means for users, measured (not asserted): the leader stops
-/// sending WAL for a second under load (its WAL senders paused, as a slow or broken network
-/// would hold it back), then the leader's node crashes and a standby is promoted without the
-/// rotations of that second, which clients had been answered. Printed: the chains whose newest
-/// token the new leader never saw, and what they got.
+/// What asynchronous replication means for users: the leader stops sending WAL for a second
+/// under load (its WAL senders paused, as a slow or broken network would hold it back), then
+/// the leader's node crashes and a standby is promoted without the rotations of that second,
+/// which clients had been answered. Their next refresh presents a token of a later generation
+/// than the new primary has: tokenmint can prove it issued it, and moves the session forward
+/// (at b8c10c8, before generations, all 24 chains were lost and revoked as reuse).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement (~2 min; patroni, etcd-server, haproxy): cargo test --test api -- --ignored faults::"]
-async fn ha_asynchronous_replication_what_a_failover_loses() {
+#[ignore = "fault scenario (~2 min; patroni, etcd-server, haproxy): cargo test --test api -- --ignored faults::"]
+async fn ha_asynchronous_replication_loses_rotations_that_sessions_roll_forward_over() {
     let rig = Rig::start(&["--nodes", "3", "--async"]).await;
     let tokens = chains::seed(&rig.servers[0].url, &rig._appwrite, CHAINS).await;
     let load = Load::start(rig.urls(), tokens);
@@ -657,18 +658,22 @@ async fn ha_asynchronous_replication_what_a_failover_loses() {
             rig.cluster.wait_healthy();
         });
     }
-    let (tally, newest) = load.finish().await;
-    let lost = chains::chains_that_cannot_go_on(&rig.servers[0].url, &newest).await;
-    let reuse = revoked_as_reuse(&rig.url).await;
-    println!(
-        "reliability: asynchronous replication, {CRASHES} crashes of the leader's node after 1 s \
-         of WAL not sent to the standbys: {}; chains {CHAINS}, refused mid-run {} ({:?}), \
-         lost {}, sessions revoked as reuse {reuse}",
-        tally.summary(),
-        tally.lost_chains,
-        tally.refused.first(),
-        lost.len(),
+    let mut rolled_forward = 0.0;
+    for server in &rig.servers {
+        rolled_forward += metric(&server.url, "tokenmint_refresh_rolled_forward_total").await;
+    }
+    let what = format!(
+        "asynchronous replication, {CRASHES} crashes of the leader's node after 1 s of WAL not \
+         sent to the standbys ({rolled_forward} sessions moved forward to a generation the new \
+         primary had lost)"
     );
-    assert_eq!(tally.server_errors, 0, "503s only, even then");
-    assert_eq!(tally.hung, 0);
+    let tally = load.finish_and_check(&rig.servers[0].url, &what).await;
+    let reuse = revoked_as_reuse(&rig.url).await;
+    println!("reliability: {what}: sessions revoked as reuse {reuse}");
+    assert_eq!(reuse, 0, "sessions revoked as reuse");
+    assert!(tally.ok > 0);
+    assert!(
+        rolled_forward > 0.0,
+        "no rotation was lost: the scenario did not lose WAL (make the pause longer)"
+    );
 }
