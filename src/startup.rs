@@ -264,6 +264,7 @@ pub fn token_policy(config: &Config) -> TokenPolicy {
         idle_ttl: duration(config.refresh_idle_ttl),
         grace: duration(config.refresh_grace),
         claims: config.claims.clone(),
+        self_service_audience: config.self_service_audience.clone(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! alone (appwrite-contract.md §3).
 
 pub mod breaker;
+mod lossy;
 pub mod model;
 pub mod webhook;
 
@@ -57,6 +58,12 @@ impl std::fmt::Debug for AppwriteClient {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Unreadable(&'static str);
+
+/// A 2xx answer in JSON that tokenmint cannot read as the model it expects, even after making
+/// its text valid Unicode.
+#[derive(Debug, thiserror::Error)]
+#[error("Appwrite answered a body tokenmint cannot read")]
+struct UnreadableAnswer;
 
 impl AppwriteClient {
     /// A client for `endpoint` (e.g. `https://cloud.appwrite.io/v1`) and `project_id`.
@@ -127,8 +134,19 @@ impl AppwriteClient {
             .await
             .map_err(|err| IdentityError::Unavailable(Box::new(err.without_url())))?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|_| unreadable("Appwrite answered an unreadable body"));
+            // One user's text that is not valid Unicode must not fail their sign-in (see
+            // `lossy`); a body still unreadable after that is this answer's problem, not a sign
+            // that Appwrite is down (`UnreadableAnswer` does not count towards the breaker).
+            let body = lossy::repair(&body);
+            return serde_json::from_slice(&body).map_err(|_| {
+                // JSON that does not fit the model is about this answer; a body that is not
+                // JSON at all (an HTML error page of a proxy) is about the service.
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+                    IdentityError::Unavailable(Box::new(UnreadableAnswer))
+                } else {
+                    unreadable("Appwrite answered a body that is not JSON")
+                }
+            });
         }
         Err(error_for(status, &body, rate_limit_reset))
     }
@@ -179,8 +197,12 @@ impl IdentityProvider for AppwriteClient {
             ),
         };
         self.events.identity_verified(outcome, started.elapsed());
-        permit.finish(match result {
-            Err(IdentityError::Unavailable(_)) => Outcome::Failed,
+        permit.finish(match &result {
+            // Appwrite's health is judged by its transport and status, never by one user's
+            // data: a 2xx answer counts as an answer even when tokenmint cannot read it.
+            Err(IdentityError::Unavailable(cause)) if !cause.is::<UnreadableAnswer>() => {
+                Outcome::Failed
+            }
             _ => Outcome::Answered,
         });
         result

@@ -88,6 +88,27 @@ pub fn parse_rate(value: &str) -> Result<Option<Rate>, String> {
     Ok(Some(Rate { count, per }))
 }
 
+/// `TOKENMINT_CLIENT_IP_HEADER`: the one header whose hops are believed from a trusted proxy.
+/// Only that header is read: behind a proxy that writes `Forwarded`, a client-supplied
+/// `X-Forwarded-For` (which that proxy passes on untouched) must not pick the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For` (the default: what nearly every proxy writes).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), e.g. HAProxy `option forwarded`, nginx set to write only it.
+    Forwarded,
+}
+
+/// `x-forwarded-for` or `forwarded`, in any case.
+pub fn parse_client_ip_header(value: &str) -> Result<ClientIpHeader, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "x-forwarded-for" => Ok(ClientIpHeader::XForwardedFor),
+        "forwarded" => Ok(ClientIpHeader::Forwarded),
+        _ => Err("expected `x-forwarded-for` or `forwarded`".into()),
+    }
+}
+
 /// `TOKENMINT_TRUSTED_PROXIES`: comma-separated CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`);
 /// a bare address is a single host (/32, /128). Host bits are dropped (`10.1.2.3/8` is
 /// `10.0.0.0/8`). Empty: no proxy is trusted.

@@ -33,7 +33,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::SecretString;
 
-pub use self::limits::{Rate, RateLimitSettings};
+pub use self::limits::{ClientIpHeader, Rate, RateLimitSettings};
 use self::sources::{
     RawConfig, Settings, check_file_keys, default_log_format, resolve_config_file,
 };
@@ -87,6 +87,8 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_RATE_LIMIT_EXCHANGE_USER",
     "TOKENMINT_RATE_LIMIT_ADMIN_KEY",
     "TOKENMINT_TRUSTED_PROXIES",
+    "TOKENMINT_CLIENT_IP_HEADER",
+    "TOKENMINT_SELF_SERVICE_AUDIENCE",
     "TOKENMINT_SHUTDOWN_DELAY",
     "TOKENMINT_SHUTDOWN_TIMEOUT",
     "TOKENMINT_METRICS_LISTEN",
@@ -257,6 +259,12 @@ pub struct Config {
     /// `TOKENMINT_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` / `Forwarded` names the
     /// client; empty by default (the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `TOKENMINT_CLIENT_IP_HEADER`: the header read from a trusted proxy, and only that one.
+    pub client_ip_header: ClientIpHeader,
+    /// `TOKENMINT_SELF_SERVICE_AUDIENCE`: when set, `/v1/me/*` (and revocation by access
+    /// token) accept only access tokens minted for this audience, which must be one of
+    /// `TOKENMINT_AUDIENCES`.
+    pub self_service_audience: Option<String>,
     /// `TOKENMINT_SHUTDOWN_DELAY`: after SIGTERM, how long to keep accepting connections while
     /// `/readyz` answers 503, so load balancers stop sending before the listener closes.
     pub shutdown_delay: Duration,
@@ -325,6 +333,17 @@ impl Config {
                     "must be longer than twice TOKENMINT_JWKS_MAX_AGE: a new key is published \
                           that long before it signs"
                         .into(),
+            });
+        }
+        if let Some(audience) = &config.self_service_audience
+            && !config.audiences.contains(audience)
+        {
+            return Err(ConfigError::Invalid {
+                variable: "TOKENMINT_SELF_SERVICE_AUDIENCE",
+                problem: format!(
+                    "{audience:?} is not one of TOKENMINT_AUDIENCES: no access token could be \
+                     minted for it"
+                ),
             });
         }
         if config.appwrite_webhook_username.is_some() != config.appwrite_webhook_password.is_some()
@@ -420,6 +439,12 @@ impl Config {
                 "TOKENMINT_TRUSTED_PROXIES",
                 "",
                 limits::parse_trusted_proxies,
+            )?,
+            self_service_audience: raw.optional("TOKENMINT_SELF_SERVICE_AUDIENCE"),
+            client_ip_header: raw.parse(
+                "TOKENMINT_CLIENT_IP_HEADER",
+                "x-forwarded-for",
+                limits::parse_client_ip_header,
             )?,
             shutdown_delay: raw.duration("TOKENMINT_SHUTDOWN_DELAY", "5s", SHUTDOWN_DELAY)?,
             shutdown_timeout: raw.duration(

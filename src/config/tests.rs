@@ -104,6 +104,9 @@ fn invalid_values_name_their_variable() {
         ("TOKENMINT_SQLITE_SYNCHRONOUS", "off"),
         ("TOKENMINT_CORS_ORIGINS", "*"),
         ("TOKENMINT_METRICS_LISTEN", "localhost:9090"),
+        ("TOKENMINT_CLIENT_IP_HEADER", "x-real-ip"),
+        ("TOKENMINT_SELF_SERVICE_AUDIENCE", "account"),
+        ("TOKENMINT_DB_TIMEOUT", "30s"),
     ];
     for (variable, value) in cases {
         assert_eq!(
@@ -114,6 +117,24 @@ fn invalid_values_name_their_variable() {
         let message = load(&[(variable, value)]).unwrap_err().to_string();
         assert!(message.starts_with(variable), "{message}");
     }
+}
+
+#[test]
+fn the_client_ip_header_and_the_self_service_audience_are_read() {
+    let config = load(&[]).unwrap();
+    assert_eq!(config.client_ip_header, ClientIpHeader::XForwardedFor);
+    assert_eq!(config.self_service_audience, None);
+    assert_eq!(config.db_timeout, std::time::Duration::from_secs(5));
+    let config = load(&[
+        ("TOKENMINT_CLIENT_IP_HEADER", "Forwarded"),
+        ("TOKENMINT_AUDIENCES", "api,account"),
+        ("TOKENMINT_SELF_SERVICE_AUDIENCE", "account"),
+        ("TOKENMINT_DB_TIMEOUT", "800ms"),
+    ])
+    .unwrap();
+    assert_eq!(config.client_ip_header, ClientIpHeader::Forwarded);
+    assert_eq!(config.self_service_audience.as_deref(), Some("account"));
+    assert_eq!(config.db_timeout, std::time::Duration::from_millis(800));
 }
 
 #[test]

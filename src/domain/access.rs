@@ -46,6 +46,18 @@ pub fn verify_access_token(keys: &KeySet, issuer: &str, token: &str) -> Option<A
 }
 
 impl super::grants::TokenService {
+    /// As [`Self::authorize_access_token`], for the caller's own sessions (`/v1/me`): when
+    /// `TOKENMINT_SELF_SERVICE_AUDIENCE` is set, only a token minted for that audience counts.
+    /// A resource server that receives a user's token for its own audience must not be able to
+    /// list the user's devices or log them out.
+    pub async fn authorize_self_service(
+        &self,
+        token: &str,
+    ) -> Result<Option<(AccessClaims, super::session::Session)>, super::error::TokenError> {
+        let authorized = self.authorize_access_token(token).await?;
+        Ok(authorized.filter(|(claims, _)| self.policy.allows_self_service(&claims.aud)))
+    }
+
     /// The claims and session of `token` if it is a valid access token whose session is not
     /// revoked and which was issued after its user's not-before; `None` otherwise.
     pub async fn authorize_access_token(

@@ -33,6 +33,18 @@ pub struct TokenPolicy {
     pub grace: chrono::Duration,
     /// Snapshot claims copied into access tokens.
     pub claims: Vec<String>,
+    /// `TOKENMINT_SELF_SERVICE_AUDIENCE`: when set, the only audience whose access tokens may
+    /// act on their user's own sessions (`/v1/me`, revocation by access token).
+    pub self_service_audience: Option<String>,
+}
+
+impl TokenPolicy {
+    /// Whether an access token minted for `audience` may act on its user's own sessions.
+    pub fn allows_self_service(&self, audience: &str) -> bool {
+        self.self_service_audience
+            .as_deref()
+            .is_none_or(|allowed| allowed == audience)
+    }
 }
 
 /// A successful grant: what `POST /oauth/token` returns. `Debug` never shows the tokens.

@@ -73,15 +73,26 @@ impl TokenService {
 
     async fn session_of(&self, token: &str) -> Result<Option<(Uuid, String)>, TokenError> {
         if let Some(refresh) = RefreshToken::parse(token) {
-            // Any token of the family, used or not: holding one is the authority to end it.
+            // Any token tokenmint issued for the family, used or not: holding one is the
+            // authority to end it. A selector with a made-up tail is not (a truncated token in
+            // a log keeps the selector): it ends nothing.
             let family = self
                 .store
                 .token_family(&refresh.family(), &refresh.hash())
                 .await?;
-            return Ok(family.map(|f| (f.session.id, f.session.user_id)));
+            let hash = refresh.hash();
+            let issued = |family: &super::ports::TokenFamily| {
+                refresh.generation(&self.validators).is_some()
+                    || family.current == Some(hash)
+                    || family.previous.as_ref().is_some_and(|p| p.hash == hash)
+            };
+            return Ok(family
+                .filter(issued)
+                .map(|f| (f.session.id, f.session.user_id)));
         }
         let keys = self.keys.current();
-        let claims = verify_access_token(&keys, &self.policy.issuer, token);
+        let claims = verify_access_token(&keys, &self.policy.issuer, token)
+            .filter(|claims| self.policy.allows_self_service(&claims.aud));
         Ok(claims.and_then(|c| Some((c.sid.parse().ok()?, c.sub))))
     }
 }

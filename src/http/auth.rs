@@ -144,7 +144,7 @@ impl FromRequestParts<AppState> for AccessToken {
                 "an access token is required",
             ));
         };
-        match state.tokens.authorize_access_token(token).await? {
+        match state.tokens.authorize_self_service(token).await? {
             Some((claims, session)) => Ok(Self { claims, session }),
             None => Err(Problem::unauthorized(
                 USER_INVALID,

@@ -2,9 +2,10 @@
 //! request's extensions as [`ClientIp`]: the per-IP rate limits key on it, and sessions and
 //! audit events record it (`extract::request_context`).
 //!
-//! The TCP peer is the client, unless it is one of `TOKENMINT_TRUSTED_PROXIES`. Then the proxy
-//! headers are believed (`X-Forwarded-For` when present, else `Forwarded`; see [`forwarded`]),
-//! walking from the nearest hop: each hop that is itself a trusted proxy is passed, and the
+//! The TCP peer is the client, unless it is one of `TOKENMINT_TRUSTED_PROXIES`. Then the one
+//! proxy header `TOKENMINT_CLIENT_IP_HEADER` names is believed (`X-Forwarded-For` by default,
+//! or `Forwarded`; see [`forwarded`]) — never the other, which the proxy passes on as the client
+//! wrote it — walking from the nearest hop: each hop that is itself a trusted proxy is passed, and the
 //! first that is not is the client. Headers from any other peer are ignored, so a client
 //! cannot pick its own address. A hop that names no address (`unknown`, an obfuscated id,
 //! garbage) ends the walk at the peer: nothing to the left of it can be vouched for. When every
@@ -18,19 +19,26 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 
 use super::forwarded::{self, Hop};
+use crate::config::ClientIpHeader;
 
 /// The resolved client address of a request (an IPv4-mapped IPv6 peer reads as IPv4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The client of a request from `peer` (see the module documentation).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+/// The client of a request from `peer`, believing `header` from `trusted` proxies (see the
+/// module documentation).
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    header: ClientIpHeader,
+) -> IpAddr {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let Some(hops) = forwarded::hops(headers) else {
+    let Some(hops) = forwarded::hops(headers, header) else {
         return peer;
     };
     let mut farthest = peer;
@@ -59,7 +67,11 @@ mod tests {
             headers.insert(name, HeaderValue::from_str(value).unwrap());
         }
         let trusted = parse_trusted_proxies(trusted).unwrap();
-        client_ip(peer.parse().unwrap(), &headers, &trusted).to_string()
+        let which = match header {
+            Some(("forwarded", _)) => ClientIpHeader::Forwarded,
+            _ => ClientIpHeader::XForwardedFor,
+        };
+        client_ip(peer.parse().unwrap(), &headers, &trusted, which).to_string()
     }
 
     const XFF: &str = "x-forwarded-for";

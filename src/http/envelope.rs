@@ -29,6 +29,7 @@ use tower::{Layer, Service};
 use super::client_ip::{ClientIp, client_ip};
 use super::metrics::{HttpMetrics, method_column};
 use super::{ErrorFamily, REQUEST_TIMEOUT, error};
+use crate::config::ClientIpHeader;
 
 /// Wraps each route of a router in the envelope.
 #[derive(Clone)]
@@ -36,15 +37,21 @@ pub struct EnvelopeLayer(Arc<Envelope>);
 
 struct Envelope {
     trusted_proxies: Arc<[IpNet]>,
+    client_ip_header: ClientIpHeader,
     metrics: Arc<HttpMetrics>,
 }
 
 impl EnvelopeLayer {
-    /// An envelope that believes proxy headers only from `trusted_proxies` and records into
-    /// `metrics`.
-    pub fn new(trusted_proxies: &[IpNet], metrics: Arc<HttpMetrics>) -> Self {
+    /// An envelope that believes the proxy header `client_ip_header` only from
+    /// `trusted_proxies` and records into `metrics`.
+    pub fn new(
+        trusted_proxies: &[IpNet],
+        client_ip_header: ClientIpHeader,
+        metrics: Arc<HttpMetrics>,
+    ) -> Self {
         Self(Arc::new(Envelope {
             trusted_proxies: trusted_proxies.into(),
+            client_ip_header,
             metrics,
         }))
     }
@@ -87,7 +94,12 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(address)| address.ip());
         if let Some(peer) = peer {
-            let client = client_ip(peer, request.headers(), &envelope.trusted_proxies);
+            let client = client_ip(
+                peer,
+                request.headers(),
+                &envelope.trusted_proxies,
+                envelope.client_ip_header,
+            );
             request.extensions_mut().insert(ClientIp(client));
         }
         let row = envelope
@@ -172,7 +184,11 @@ mod tests {
                     format!("{:?}", request.extensions().get::<ClientIp>())
                 }),
             )
-            .layer(EnvelopeLayer::new(trusted, tracking));
+            .layer(EnvelopeLayer::new(
+                trusted,
+                ClientIpHeader::XForwardedFor,
+                tracking,
+            ));
         (router, metrics)
     }
 

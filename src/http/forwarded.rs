@@ -1,10 +1,13 @@
 //! Reading the proxy headers `X-Forwarded-For` and RFC 7239 `Forwarded` into hops, nearest
-//! (rightmost) first. Pure parsing: which peers are believed is `client_ip`'s business.
+//! (rightmost) first. Pure parsing: which peers and which header are believed is
+//! `client_ip`'s business.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::http::HeaderMap;
 use axum::http::header::FORWARDED;
+
+use crate::config::ClientIpHeader;
 
 /// `X-Forwarded-For`.
 pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -19,15 +22,15 @@ pub enum Hop {
     Unknown,
 }
 
-/// Which header a request's hops come from: `X-Forwarded-For` when present (what nearly every
-/// proxy writes), else `Forwarded`; `None` when neither is present.
-pub fn hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
-    if headers.contains_key(X_FORWARDED_FOR) {
-        Some(x_forwarded_for(headers))
-    } else if headers.contains_key(FORWARDED) {
-        Some(forwarded(headers))
-    } else {
-        None
+/// The hops of the one header `which` names (`TOKENMINT_CLIENT_IP_HEADER`), nearest first;
+/// `None` when it is absent. The other header is never read: a proxy that writes one passes
+/// the other on as the client sent it.
+pub fn hops(headers: &HeaderMap, which: ClientIpHeader) -> Option<Vec<Hop>> {
+    match which {
+        ClientIpHeader::XForwardedFor => headers
+            .contains_key(X_FORWARDED_FOR)
+            .then(|| x_forwarded_for(headers)),
+        ClientIpHeader::Forwarded => headers.contains_key(FORWARDED).then(|| forwarded(headers)),
     }
 }
 
@@ -157,7 +160,7 @@ mod tests {
             (X_FORWARDED_FOR, b" 10.0.0.2 "),
         ]);
         assert_eq!(
-            hops(&map).unwrap(),
+            hops(&map, ClientIpHeader::XForwardedFor).unwrap(),
             [ip("10.0.0.2"), ip("198.51.100.1"), ip("203.0.113.9")]
         );
     }
@@ -194,7 +197,7 @@ mod tests {
             br#"for=192.0.2.43;proto=https, For="[2001:db8:cafe::17]:4711";by=10.0.0.1,for=unknown, proto=http;for="_gazonk""#,
         )]);
         assert_eq!(
-            hops(&map).unwrap(),
+            hops(&map, ClientIpHeader::Forwarded).unwrap(),
             [
                 Hop::Unknown,
                 Hop::Unknown,
@@ -210,7 +213,10 @@ mod tests {
             "forwarded",
             br#"for=192.0.2.1;ext="a,b;c=\"d\"", for="\[2001:db8::2\]""#,
         )]);
-        assert_eq!(hops(&map).unwrap(), [ip("2001:db8::2"), ip("192.0.2.1")]);
+        assert_eq!(
+            hops(&map, ClientIpHeader::Forwarded).unwrap(),
+            [ip("2001:db8::2"), ip("192.0.2.1")]
+        );
     }
 
     #[test]
@@ -224,7 +230,7 @@ mod tests {
         ] {
             let map = headers(&[("forwarded", bad)]);
             assert_eq!(
-                hops(&map).unwrap(),
+                hops(&map, ClientIpHeader::Forwarded).unwrap(),
                 [Hop::Unknown],
                 "{}",
                 String::from_utf8_lossy(bad)
@@ -233,14 +239,28 @@ mod tests {
     }
 
     #[test]
-    fn x_forwarded_for_wins_over_forwarded_and_absence_is_none() {
+    fn only_the_configured_header_is_read_and_absence_is_none() {
         let map = headers(&[
             ("forwarded", b"for=192.0.2.1"),
             (X_FORWARDED_FOR, b"192.0.2.2"),
         ]);
-        assert_eq!(hops(&map).unwrap(), [ip("192.0.2.2")]);
-        assert_eq!(hops(&HeaderMap::new()), None);
+        assert_eq!(
+            hops(&map, ClientIpHeader::XForwardedFor).unwrap(),
+            [ip("192.0.2.2")]
+        );
+        assert_eq!(
+            hops(&map, ClientIpHeader::Forwarded).unwrap(),
+            [ip("192.0.2.1")]
+        );
+        let only_xff = headers(&[(X_FORWARDED_FOR, b"192.0.2.2")]);
+        assert_eq!(hops(&only_xff, ClientIpHeader::Forwarded), None);
+        let only_forwarded = headers(&[("forwarded", b"for=192.0.2.1")]);
+        assert_eq!(hops(&only_forwarded, ClientIpHeader::XForwardedFor), None);
+        assert_eq!(hops(&HeaderMap::new(), ClientIpHeader::XForwardedFor), None);
         let unreadable = headers(&[(X_FORWARDED_FOR, b"192.0.2.3, \xff")]);
-        assert_eq!(hops(&unreadable).unwrap(), [Hop::Unknown]);
+        assert_eq!(
+            hops(&unreadable, ClientIpHeader::XForwardedFor).unwrap(),
+            [Hop::Unknown]
+        );
     }
 }

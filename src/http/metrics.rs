@@ -73,7 +73,11 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route(METRICS_PATH, handler)
         .fallback(error::not_found)
-        .layer(EnvelopeLayer::new(&state.config.trusted_proxies, tracking))
+        .layer(EnvelopeLayer::new(
+            &state.config.trusted_proxies,
+            state.config.client_ip_header,
+            tracking,
+        ))
         .with_state(state)
 }
 

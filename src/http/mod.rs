@@ -288,7 +288,11 @@ pub fn router(state: AppState) -> Router {
         };
         routes = routes.route(path, handler);
     }
-    let envelope = EnvelopeLayer::new(&state.config.trusted_proxies, tracking);
+    let envelope = EnvelopeLayer::new(
+        &state.config.trusted_proxies,
+        state.config.client_ip_header,
+        tracking,
+    );
     routes.fallback(error::not_found).with_state(state).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))

@@ -104,3 +104,41 @@ async fn rejected_proofs_do_not_open_the_circuit() {
     let user = harness.signed_in("u1");
     tokens(harness.app.exchange(JWT_TYPE, &user.jwt, &[]).await).await;
 }
+
+/// A user whose name Appwrite sends as text that is not valid Unicode (a lone UTF-16 surrogate
+/// escape) signs in, the name read with U+FFFD in its place. And answers that Appwrite did give,
+/// in JSON tokenmint cannot read as the account (one user's odd record), are refused one by one
+/// without counting as Appwrite failing: other users keep signing in. (Before, the surrogate
+/// made the exchange a 503, and ten such records opened the circuit breaker for everyone.)
+#[tokio::test]
+async fn one_users_unreadable_text_neither_fails_their_sign_in_nor_trips_the_breaker() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let odd = harness.signed_in("odd");
+    harness
+        .appwrite
+        .update_user("odd", |user| user.raw_name_json = Some(r"x\ud800y".into()));
+    let issued = tokens(harness.app.exchange(JWT_TYPE, &odd.jwt, &[]).await).await;
+    let claims = harness
+        .app
+        .verify_access_token(&issued.access_token, "api")
+        .await;
+    assert_eq!(claims["name"], "x\u{fffd}y");
+
+    // JSON, but not an account tokenmint can read: `status` twice, the second not a boolean.
+    let broken = harness.signed_in("broken");
+    harness.appwrite.update_user("broken", |user| {
+        user.raw_name_json = Some(r#"b", "status": "maybe", "x": ""#.into());
+    });
+    for _ in 0..FAILURES_TO_OPEN + 2 {
+        let (status, error, _) =
+            oauth_error(harness.app.exchange(JWT_TYPE, &broken.jwt, &[]).await).await;
+        assert_eq!((status, error.as_str()), (503, "temporarily_unavailable"));
+    }
+    let other = harness.signed_in("other");
+    tokens(harness.app.exchange(JWT_TYPE, &other.jwt, &[]).await).await;
+    let scrape = harness.app.scrape().await;
+    assert_eq!(
+        scrape.value("tokenmint_appwrite_circuit_opened_total", &[]),
+        0.0
+    );
+}

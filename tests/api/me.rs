@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::Backend;
-use crate::oauth_helpers::{Harness, oauth_error, tokens};
+use crate::oauth_helpers::{Harness, JWT_TYPE, oauth_error, tokens};
 use crate::on_both_backends;
 
 async fn me(
@@ -98,7 +98,70 @@ async fn users_see_and_end_only_their_own_sessions(backend: Backend) {
     );
 }
 
-on_both_backends!(users_see_and_end_only_their_own_sessions);
+/// With `TOKENMINT_SELF_SERVICE_AUDIENCE=account`, an access token minted for another audience
+/// (`api`: what a resource server receives) can neither list its user's sessions nor end them,
+/// on `/v1/me` or by `/oauth/revoke`; one minted for `account` can. (Before the setting, any
+/// audience could.)
+async fn only_the_self_service_audience_acts_on_the_users_sessions(backend: Backend) {
+    let harness = Harness::start_with(
+        backend,
+        &[
+            ("TOKENMINT_AUDIENCES", "api,account"),
+            ("TOKENMINT_SELF_SERVICE_AUDIENCE", "account"),
+        ],
+    )
+    .await;
+    let for_api = harness.login("u1").await;
+    let signed_in = harness.signed_in("u1");
+    let for_account = tokens(
+        harness
+            .app
+            .exchange(JWT_TYPE, &signed_in.jwt, &[("audience", "account")])
+            .await,
+    )
+    .await;
+
+    let listed = me(
+        &harness,
+        Method::GET,
+        "/v1/me/sessions",
+        Some(&for_api.access_token),
+    )
+    .await;
+    assert_eq!(listed.status(), 401, "a token for `api`");
+    let listed = me(
+        &harness,
+        Method::GET,
+        "/v1/me/sessions",
+        Some(&for_account.access_token),
+    )
+    .await;
+    assert_eq!(listed.status(), 200, "a token for `account`");
+
+    // Revocation by an `api` access token changes nothing (RFC 7009: still 200).
+    let revoked = harness
+        .app
+        .post_form("/oauth/revoke", &[("token", for_api.access_token.as_str())])
+        .await;
+    assert_eq!(revoked.status(), 200);
+    tokens(harness.app.refresh(&for_api.refresh_token).await).await;
+    // By an `account` access token it ends that session.
+    let revoked = harness
+        .app
+        .post_form(
+            "/oauth/revoke",
+            &[("token", for_account.access_token.as_str())],
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    let (status, _, _) = oauth_error(harness.app.refresh(&for_account.refresh_token).await).await;
+    assert_eq!(status, 400, "revoked");
+}
+
+on_both_backends!(
+    only_the_self_service_audience_acts_on_the_users_sessions,
+    users_see_and_end_only_their_own_sessions
+);
 
 #[tokio::test]
 async fn self_service_needs_a_valid_access_token() {

@@ -15,6 +15,7 @@ use crate::on_both_backends;
 
 const XFF: &str = "x-forwarded-for";
 const LOOPBACK_PROXY: (&str, &str) = ("TOKENMINT_TRUSTED_PROXIES", "127.0.0.1/32");
+const FORWARDED_PROXY: (&str, &str) = ("TOKENMINT_CLIENT_IP_HEADER", "forwarded");
 
 async fn start(extra: &[(&str, &str)]) -> Harness {
     Harness::start_with(Backend::Sqlite, extra).await
@@ -193,7 +194,12 @@ async fn a_trusted_proxy_names_the_client_in_sessions_and_audit_events() {
 
 #[tokio::test]
 async fn forwarded_header_from_a_trusted_proxy_names_and_limits_the_client() {
-    let harness = start(&[LOOPBACK_PROXY, ("TOKENMINT_RATE_LIMIT_IP", "1/h")]).await;
+    let harness = start(&[
+        LOOPBACK_PROXY,
+        FORWARDED_PROXY,
+        ("TOKENMINT_RATE_LIMIT_IP", "1/h"),
+    ])
+    .await;
     let app = &harness.app;
     let quoted_ipv6 = ("forwarded", "for=\"[2001:db8::1]:4711\";proto=https");
     let issued = tokens(exchange_with(&harness, "alice", quoted_ipv6).await).await;
@@ -213,6 +219,67 @@ async fn forwarded_header_from_a_trusted_proxy_names_and_limits_the_client() {
     .await;
     let hidden = bogus_refresh(app, ("forwarded", "for=_hidden")).await;
     assert_slow_down(hidden, "an obfuscated client counts as the peer").await;
+}
+
+/// Behind a proxy that writes only `Forwarded` (HAProxy `option forwarded`, nginx set so), an
+/// `X-Forwarded-For` the client sent reaches tokenmint untouched: with
+/// `TOKENMINT_CLIENT_IP_HEADER=forwarded` it picks neither the recorded address nor the
+/// rate-limit key. And with the default (`x-forwarded-for`), a `Forwarded` header is not read.
+/// (Before the setting, `X-Forwarded-For` won whenever both were present.)
+#[tokio::test]
+async fn only_the_configured_proxy_header_names_the_client() {
+    let harness = start(&[
+        LOOPBACK_PROXY,
+        FORWARDED_PROXY,
+        ("TOKENMINT_RATE_LIMIT_IP", "1/h"),
+    ])
+    .await;
+    let both = |spoofed: &str| {
+        harness
+            .app
+            .client
+            .post(harness.app.url("/oauth/token"))
+            .header("forwarded", "for=198.51.100.7")
+            .header(XFF, spoofed)
+    };
+    let jwt = harness.signed_in("alice").jwt;
+    let exchange = both("6.6.6.6")
+        .form(&[
+            ("grant_type", EXCHANGE),
+            ("subject_token", jwt.as_str()),
+            ("subject_token_type", JWT_TYPE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let issued = tokens(exchange).await;
+    let session = harness.token_family(&issued.refresh_token).await.session;
+    assert_eq!(session.ip.as_deref(), Some("198.51.100.7"));
+    // The same client with a fresh spoofed address each time is still one client.
+    let bogus = [("grant_type", "refresh_token"), ("refresh_token", "tmr_x")];
+    let next = both("7.7.7.7").form(&bogus).send().await.unwrap();
+    assert_slow_down(next, "a new X-Forwarded-For does not make a new client").await;
+
+    let default = start(&[LOOPBACK_PROXY]).await;
+    let jwt = default.signed_in("bob").jwt;
+    let exchange = post_with(
+        &default.app,
+        "/oauth/token",
+        ("forwarded", "for=198.51.100.8"),
+        &[
+            ("grant_type", EXCHANGE),
+            ("subject_token", jwt.as_str()),
+            ("subject_token_type", JWT_TYPE),
+        ],
+    )
+    .await;
+    let issued = tokens(exchange).await;
+    let session = default.token_family(&issued.refresh_token).await.session;
+    assert_eq!(
+        session.ip.as_deref(),
+        Some("127.0.0.1"),
+        "Forwarded is not read unless configured"
+    );
 }
 
 async fn exchange_limit_per_user_spares_other_users_and_creates_no_session(backend: Backend) {

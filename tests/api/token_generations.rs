@@ -82,6 +82,30 @@ async fn a_forged_token_on_a_genuine_selector_changes_nothing(backend: Backend) 
     );
 }
 
+/// RFC 7009 revocation with a forged token (a genuine selector, a made-up tail) ends nothing;
+/// with any token tokenmint issued for the session, used or not, it ends the session. (At
+/// b8c10c8 the forged token ended the session.)
+async fn only_a_token_tokenmint_issued_revokes_its_session(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let first = harness.login("u1").await;
+    let second = tokens(harness.app.refresh(&first.refresh_token).await).await;
+    let forged = forged_from(&second.refresh_token, 0x33);
+    let answer = harness
+        .app
+        .post_form("/oauth/revoke", &[("token", forged.as_str())])
+        .await;
+    assert_eq!(answer.status(), 200, "RFC 7009 answers 200 for any token");
+    assert_eq!(harness.count(REVOKED).await, 0, "a forgery ends nothing");
+    let third = tokens(harness.app.refresh(&second.refresh_token).await).await;
+    // A used, genuine token is authority enough.
+    let answer = harness
+        .app
+        .post_form("/oauth/revoke", &[("token", first.refresh_token.as_str())])
+        .await;
+    assert_eq!(answer.status(), 200);
+    assert_invalid_grant(harness.app.refresh(&third.refresh_token).await, "revoked").await;
+}
+
 /// A genuine token of an old generation is a replay however old: it revokes the session.
 async fn a_genuine_old_generation_replayed_weeks_later_revokes_the_session(backend: Backend) {
     let harness = Harness::start_with(backend, &[("TOKENMINT_REFRESH_IDLE_TTL", "30d")]).await;
@@ -296,6 +320,7 @@ async fn execute(db: &TestDb, sql: &str, values: Vec<Value>) {
 
 on_both_backends!(
     a_forged_token_on_a_genuine_selector_changes_nothing,
+    only_a_token_tokenmint_issued_revokes_its_session,
     a_genuine_old_generation_replayed_weeks_later_revokes_the_session,
     a_generation_the_database_lost_moves_the_session_forward,
     no_successor_is_stored_and_the_grace_window_still_answers_it,

@@ -73,6 +73,10 @@ pub struct FakeUser {
     pub mfa: bool,
     /// `$updatedAt`, as Appwrite formats datetimes.
     pub updated_at: String,
+    /// When set, the `name` member exactly as written between its quotes in the JSON answer,
+    /// escapes included: text a JSON encoder would never produce from valid Unicode, such as
+    /// a lone UTF-16 surrogate `\ud800` (which Appwrite has been seen to send).
+    pub raw_name_json: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +177,7 @@ impl FakeAppwrite {
             password_reset: false,
             mfa: false,
             updated_at: "2026-08-02T08:00:00.000+00:00".into(),
+            raw_name_json: None,
         };
         self.with(|s| s.users.insert(id.to_owned(), user.clone()));
         user
@@ -592,7 +597,20 @@ async fn get_account(State(state): Shared, headers: HeaderMap) -> Response {
     let user = match &caller {
         Caller::SessionUser(user, _) | Caller::JwtUser(user) => user,
     };
-    axum::Json(account_model(user)).into_response()
+    let Some(raw_name) = &user.raw_name_json else {
+        return axum::Json(account_model(user)).into_response();
+    };
+    let placeholder = "\u{e000}raw-name\u{e000}";
+    let mut model = user.clone();
+    model.name = placeholder.to_owned();
+    let text = account_model(&model)
+        .to_string()
+        .replace(placeholder, raw_name);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response()
 }
 
 async fn get_current_session(State(state): Shared, headers: HeaderMap) -> Response {
