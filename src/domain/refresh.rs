@@ -235,6 +235,11 @@ impl TokenService {
                 retry_after: super::error::DATABASE_RETRY_AFTER,
             });
         }
+        let replayed = Replayed {
+            generation: issued_as,
+            stored: family.generation,
+            previous_used_at: previous.map(|p| p.used_at),
+        };
         match issued_as {
             // Issued later than the stored state: the database lost the rotations since.
             Some(generation) if family.generation.is_none_or(|g| i64::from(generation) > g) => {
@@ -243,8 +248,8 @@ impl TokenService {
             }
             // Issued by tokenmint at an older generation, or the previous token after its
             // window: a replay.
-            Some(_) => Err(self.replay(family, request, now).await?),
-            None if previous.is_some() => Err(self.replay(family, request, now).await?),
+            Some(_) => Err(self.replay(family, &replayed, request, now).await?),
+            None if previous.is_some() => Err(self.replay(family, &replayed, request, now).await?),
             // Never issued: a guess on a leaked selector. It must not revoke anything.
             None => Err(self.forgery(family, request, now).await?),
         }
@@ -324,10 +329,22 @@ impl TokenService {
     async fn replay(
         &self,
         family: &TokenFamily,
+        replayed: &Replayed,
         request: &RefreshRequest,
         now: DateTime<Utc>,
     ) -> Result<TokenError, TokenError> {
         self.events.refresh_reuse_detected();
+        // What an operator needs to tell theft from a fault: which token came back, and how
+        // late (no token or hash is logged).
+        tracing::warn!(
+            sid = %family.session.id,
+            presented_generation = ?replayed.generation,
+            stored_generation = ?replayed.stored,
+            previous_used_ms_ago = ?replayed
+                .previous_used_at
+                .map(|at| (now - at).num_milliseconds()),
+            "a refresh token already rotated was presented again"
+        );
         self.revoke_for_reuse(&family.session, &request.context, now)
             .await?;
         Ok(TokenError::invalid_grant(InvalidGrantReason::TokenReuse))
@@ -396,6 +413,16 @@ impl TokenService {
         let scope = narrowed_scope(session.scope.as_deref(), request.scope.as_deref())?;
         self.issue(session, scope.as_deref(), successor, now)
     }
+}
+
+/// What a replayed token was, for the log line that says so.
+struct Replayed {
+    /// The generation it was issued at (none: a token from before generations).
+    generation: Option<u32>,
+    /// The family's stored generation.
+    stored: Option<i64>,
+    /// When it was rotated, if it is the family's previous token (then past its window).
+    previous_used_at: Option<DateTime<Utc>>,
 }
 
 /// RFC 6749 §6: the requested scope must not exceed the granted one; omitted means granted.

@@ -4,8 +4,9 @@
 //! cannot take writes opens an **outage**, from the start of that operation (or the last time
 //! anything worked, if earlier). Only a successful heartbeat — a write — closes it: a read
 //! that works on a connection still open to a demoted primary proves nothing. Closed outages
-//! wait here until the heartbeat task writes them to the database for every replica to see
-//! (`Availability::record_outages`); until then they are answered from here.
+//! wait here until the heartbeat task has written them to the database for every replica to see
+//! (`Availability::record_outages`); until that write commits they are answered from here, so
+//! no refresh judged meanwhile misses one.
 //!
 //! A statement cancelled by a lock or statement timeout (`StoreError::Busy`) neither opens
 //! nor closes an outage: the database answered, and the statement was rolled back.
@@ -158,18 +159,32 @@ impl Observer {
             .collect()
     }
 
-    /// Takes the outages not yet recorded; the caller records them or hands them back.
-    pub fn take_unrecorded(&self) -> Vec<Outage> {
-        std::mem::take(&mut self.lock().unrecorded)
+    /// The outages not yet recorded, oldest first. They stay here (and in
+    /// [`unrecorded_between`](Self::unrecorded_between)) until [`forget_recorded`] is told
+    /// they were written: a refresh judged while they are being written must still see them.
+    ///
+    /// [`forget_recorded`]: Self::forget_recorded
+    pub fn unrecorded(&self) -> Vec<Outage> {
+        self.lock().unrecorded.clone()
     }
 
-    /// Hands back outages that could not be recorded.
-    pub fn restore_unrecorded(&self, mut outages: Vec<Outage>) {
+    /// Keeps `outage` until it is recorded (one that could not be written yet).
+    pub fn remember(&self, outage: Outage) {
         let mut state = self.lock();
-        outages.append(&mut state.unrecorded);
-        let excess = outages.len().saturating_sub(MAX_UNRECORDED);
-        outages.drain(..excess);
-        state.unrecorded = outages;
+        if state.unrecorded.len() >= MAX_UNRECORDED {
+            state.unrecorded.remove(0);
+        }
+        state.unrecorded.push(outage);
+    }
+
+    /// `recorded` are in the database now, for every replica to see: they leave memory.
+    pub fn forget_recorded(&self, recorded: &[Outage]) {
+        let mut state = self.lock();
+        for outage in recorded {
+            if let Some(at) = state.unrecorded.iter().position(|o| o == outage) {
+                state.unrecorded.remove(at);
+            }
+        }
     }
 }
 
@@ -223,8 +238,16 @@ mod tests {
         observer.heartbeat_succeeded();
         assert!(observer.writable());
         let end = clock.now();
-        assert_eq!(observer.take_unrecorded(), vec![Outage { start: t0, end }]);
-        assert!(observer.take_unrecorded().is_empty());
+        let outage = Outage { start: t0, end };
+        assert_eq!(observer.unrecorded(), vec![outage]);
+        assert_eq!(
+            observer.unrecorded_between(t0, end),
+            vec![outage],
+            "still seen while it is being recorded"
+        );
+        observer.forget_recorded(&[outage]);
+        assert!(observer.unrecorded().is_empty());
+        assert!(observer.unrecorded_between(t0, end).is_empty());
     }
 
     #[test]
@@ -236,27 +259,28 @@ mod tests {
         clock.advance(chrono::Duration::seconds(3));
         observer.failed(started, &"timeout");
         observer.heartbeat_succeeded();
-        let recorded = observer.take_unrecorded();
-        assert_eq!(recorded[0].start, started);
+        assert_eq!(observer.unrecorded()[0].start, started);
     }
 
     #[test]
-    fn outages_that_could_not_be_recorded_come_back_in_order_and_bounded() {
+    fn outages_leave_memory_only_once_recorded_and_memory_is_bounded() {
         let (observer, clock) = observer();
         for _ in 0..3 {
             observer.failed(clock.now(), &"down");
             clock.advance(chrono::Duration::seconds(1));
             observer.heartbeat_succeeded();
         }
-        let taken = observer.take_unrecorded();
-        assert_eq!(taken.len(), 3);
+        let writing = observer.unrecorded();
+        assert_eq!(writing.len(), 3);
+        // Another outage ends while the three are being written.
         observer.failed(clock.now(), &"down");
         observer.heartbeat_succeeded();
-        observer.restore_unrecorded(taken.clone());
-        let again = observer.take_unrecorded();
-        assert_eq!(again.len(), 4);
-        assert_eq!(&again[..3], &taken[..]);
-        observer.restore_unrecorded(vec![taken[0]; MAX_UNRECORDED + 10]);
-        assert_eq!(observer.take_unrecorded().len(), MAX_UNRECORDED);
+        let newest = *observer.unrecorded().last().unwrap();
+        observer.forget_recorded(&writing);
+        assert_eq!(observer.unrecorded(), vec![newest]);
+        for _ in 0..MAX_UNRECORDED + 10 {
+            observer.remember(newest);
+        }
+        assert_eq!(observer.unrecorded().len(), MAX_UNRECORDED);
     }
 }

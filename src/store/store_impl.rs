@@ -713,8 +713,11 @@ macro_rules! impl_store {
 
             async fn record_outages(&self, extra: Option<Outage>) -> Result<usize, StoreError> {
                 let observer = self.pool.observer();
-                let outages: Vec<Outage> =
-                    observer.take_unrecorded().into_iter().chain(extra).collect();
+                if let Some(extra) = extra {
+                    observer.remember(extra);
+                }
+                // Read, not taken: they stay visible to `outages_between` until committed.
+                let outages = observer.unrecorded();
                 if outages.is_empty() {
                     return Ok(0);
                 }
@@ -729,12 +732,12 @@ macro_rules! impl_store {
                     tx.commit().await.map_err(store_error)
                 }.await);
                 match written {
-                    Ok(()) => Ok(outages.len()),
-                    Err(err) => {
-                        // Kept for the next attempt (`extra` with them: it is as true then).
-                        observer.restore_unrecorded(outages);
-                        Err(err)
+                    Ok(()) => {
+                        observer.forget_recorded(&outages);
+                        Ok(outages.len())
                     }
+                    // They stay in memory for the next attempt.
+                    Err(err) => Err(err),
                 }
             }
 
@@ -743,6 +746,9 @@ macro_rules! impl_store {
                 from: DateTime<Utc>,
                 to: DateTime<Utc>,
             ) -> Result<Vec<Outage>, StoreError> {
+                // Memory first: an outage leaves it only once its row is committed, so a row
+                // committed after this read is seen by the query below.
+                let unrecorded = self.pool.observer().unrecorded_between(from, to);
                 let query = sqlx::query_as::<_, (i64, i64)>($sql::OUTAGES_BETWEEN)
                     .bind(from.timestamp_millis())
                     .bind(to.timestamp_millis());
@@ -756,7 +762,7 @@ macro_rules! impl_store {
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                outages.extend(self.pool.observer().unrecorded_between(from, to));
+                outages.extend(unrecorded);
                 Ok(outages)
             }
         }

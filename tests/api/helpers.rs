@@ -115,6 +115,35 @@ impl TestDb {
         database
     }
 
+    /// Another connection holding `table` so that writes to it wait (PostgreSQL: a `SHARE`
+    /// lock; SQLite: the database's write lock) while reads go on, until released.
+    pub async fn hold_table_for_writes(&self, table: &str) -> TableHold {
+        match self.backend {
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql("begin")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                // The table name comes from the test itself.
+                let lock = format!("lock table {table} in share mode");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(lock))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                TableHold::Postgres(connection)
+            }
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::raw_sql("begin immediate")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+                TableHold::Sqlite(connection)
+            }
+        }
+    }
+
     /// A key manager over this database, as `tokenmint keys …` in another process builds one.
     pub async fn key_manager(&self, config: &Config) -> tokenmint::domain::keys::KeyManager {
         let database = self.open().await;
@@ -350,4 +379,30 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// A lock held by [`TestDb::hold_table_for_writes`].
+pub enum TableHold {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl TableHold {
+    /// Ends the transaction that holds the lock.
+    pub async fn release(self) {
+        match self {
+            Self::Postgres(mut connection) => {
+                sqlx::raw_sql("rollback")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            Self::Sqlite(mut connection) => {
+                sqlx::raw_sql("rollback")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }

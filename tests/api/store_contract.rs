@@ -95,6 +95,37 @@ async fn heartbeats_and_outages_are_shared_by_replicas(backend: Backend) {
     }
 }
 
+/// An outage is seen by its replica's refreshes while its row is being written: a retry
+/// judged in that moment must not find the grace window closed.
+async fn an_outage_being_recorded_is_still_seen(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let availability = db.open().await.availability();
+    let outage = tokenmint::domain::ports::Outage {
+        start: at(3_000),
+        end: at(3_020),
+    };
+    // Another connection holds the `outages` table, so the write below waits.
+    let blocker = db.hold_table_for_writes("outages").await;
+    let recording = tokio::spawn({
+        let availability = Arc::clone(&availability);
+        async move { availability.record_outages(Some(outage)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!recording.is_finished(), "the write waits for the lock");
+    let seen = availability
+        .outages_between(at(3_010), at(3_015))
+        .await
+        .unwrap();
+    assert_eq!(seen, vec![outage], "seen while its row is being written");
+    blocker.release().await;
+    assert_eq!(recording.await.unwrap().unwrap(), 1);
+    let seen = availability
+        .outages_between(at(3_010), at(3_015))
+        .await
+        .unwrap();
+    assert_eq!(seen, vec![outage], "once, from the database");
+}
+
 async fn migrations_can_run_again_without_change(backend: Backend) {
     let db = TestDb::new(backend).await;
     let first = db.open().await;
@@ -238,6 +269,7 @@ async fn racing_first_key_creation_leaves_exactly_one_active_key(backend: Backen
 
 on_both_backends!(
     heartbeats_and_outages_are_shared_by_replicas,
+    an_outage_being_recorded_is_still_seen,
     migrations_can_run_again_without_change,
     signing_keys_round_trip_every_field_oldest_first,
     a_second_active_key_is_refused_and_nothing_is_written,

@@ -326,10 +326,27 @@ impl Chain {
                 Attempt::Retry
             }
             _ => {
-                tally.refused.push((status, body.to_string()));
+                let why = self.invalid_grant_reasons().await;
+                tally.refused.push((status, format!("{body} ({why})")));
                 Attempt::Refused
             }
         }
+    }
+}
+
+impl Chain {
+    /// The server's `invalid_grant` answers by reason so far: what a refusal was (the answer
+    /// itself does not say, by design).
+    async fn invalid_grant_reasons(&self) -> String {
+        let url = format!("{}/metrics", self.servers[self.server]);
+        let text = match self.client.get(url).send().await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(err) => return format!("metrics unavailable: {err}"),
+        };
+        text.lines()
+            .filter(|line| line.starts_with("tokenmint_invalid_grants_total{"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 

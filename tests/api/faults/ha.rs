@@ -250,10 +250,12 @@ impl FaultTiming {
 /// A cluster, the database `tokenmint` on it, the fake Appwrite, two tokenmint replicas
 /// through HAProxy, and chains on both.
 struct Rig {
+    // First: they stop (and show their warnings, on a failure) while their log files and
+    // the cluster still exist.
+    servers: Vec<ServerProcess>,
     cluster: HaCluster,
     _appwrite: FakeAppwrite,
     _dir: tempfile::TempDir,
-    servers: Vec<ServerProcess>,
     url: String,
 }
 

@@ -92,6 +92,25 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // What the server warned about is the first thing a failed scenario needs.
+            let log = self.log();
+            let warnings: Vec<&str> = log
+                .lines()
+                .filter(|line| {
+                    serde_json::from_str::<Value>(line)
+                        .is_ok_and(|event| event["level"] == "WARN" || event["level"] == "ERROR")
+                })
+                .collect();
+            eprintln!(
+                "{} warnings and errors logged by {}; the last ones:",
+                warnings.len(),
+                self.url
+            );
+            for line in &warnings[warnings.len().saturating_sub(40)..] {
+                eprintln!("  {line}");
+            }
+        }
     }
 }
 
