@@ -3,6 +3,7 @@
 //! configuration, store and domain services as the HTTP API.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -79,8 +80,9 @@ pub enum AdminKeysCommand {
         /// A name for humans, e.g. "ops laptop" or "billing-service introspection".
         #[arg(long)]
         name: String,
-        /// `admin` (the whole admin API and introspection) or `introspect` (introspection only).
-        #[arg(long, default_value = "admin", value_parser = ["admin", "introspect"])]
+        /// `admin` (the whole admin API, introspection and the revocation feed), `introspect`
+        /// (introspection and the feed) or `feed` (the revocation feed only, for verifiers).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "introspect", "feed"])]
         role: String,
     },
     /// List keys (ids, names, roles, states; never secrets).
@@ -243,11 +245,7 @@ async fn run_admin_keys(command: AdminKeysCommand, config: &Config) -> anyhow::R
     let context = RequestContext::default();
     match command {
         AdminKeysCommand::Create { name, role } => {
-            let role = if role == "introspect" {
-                AdminRole::Introspect
-            } else {
-                AdminRole::Admin
-            };
+            let role = AdminRole::from_str(&role)?;
             let (record, key) = keys.create(&name, role, Actor::System, &context).await?;
             eprintln!(
                 "created admin key {} ({}, role {}); it is shown once, below",

@@ -35,10 +35,24 @@ pub fn signature_is_valid(key: &str, url: &str, body: &[u8], signature: &str) ->
     })
 }
 
-/// A delivery whose payload does not fit its event, or names ids no Appwrite would send.
-#[derive(Debug, thiserror::Error)]
-#[error("the webhook payload does not match its event")]
-pub struct MalformedDelivery;
+/// Why a signed delivery cannot be acted on.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The payload does not fit its event, or names ids no Appwrite would send: answered 200
+    /// `ignored` (users control part of the content; it must never get the webhook disabled).
+    #[error("the webhook payload does not fit its event")]
+    Malformed,
+    /// The event names disagree with the payload: a user event naming another user than the
+    /// payload's `$id`, a session event naming another session or user than the payload's
+    /// `$id` and `userId`, or a revoking event without its concrete name (`users.{id}.delete`
+    /// and so on, which Appwrite always sends). Appwrite never sends such a delivery, so it is
+    /// a signed body re-labelled by someone else: refused, nothing is done.
+    #[error("the webhook's event names do not name the payload's user or session")]
+    Mismatched,
+}
+
+/// Shorthand for the parsers below.
+const MALFORMED: DeliveryError = DeliveryError::Malformed;
 
 #[derive(Deserialize)]
 struct UserPayload {
@@ -69,11 +83,11 @@ struct SessionPayload {
 }
 
 /// The user of a user-model payload, if its id could be an Appwrite id.
-fn user(body: &[u8]) -> Result<UserPayload, MalformedDelivery> {
+fn user(body: &[u8]) -> Result<UserPayload, DeliveryError> {
     serde_json::from_slice::<UserPayload>(body)
         .ok()
         .filter(|user| is_identifier(&user.id))
-        .ok_or(MalformedDelivery)
+        .ok_or(MALFORMED)
 }
 
 /// An Appwrite datetime (`2026-08-01T10:00:00.000+00:00`); `None` when empty or unreadable.
@@ -105,9 +119,70 @@ pub fn deciding_event(events: &str) -> Option<&'static str> {
         .find(|known| events.split(',').any(|name| name.trim() == *known))
 }
 
+/// The event set of an `X-Appwrite-Webhook-Events` header in one canonical form: names
+/// trimmed, empty ones dropped, sorted, duplicates removed, comma-joined. Two headers naming
+/// the same events in another order or spacing give the same text.
+pub fn normalised_events(events: &str) -> String {
+    let mut names: Vec<&str> = events
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(",")
+}
+
+/// Whether the event names agree with the payload of `action` (see
+/// [`DeliveryError::Mismatched`]): every name of the form `users.{id}…` names the payload's user;
+/// for a session deletion every `users.{id}.sessions.{id}…` names the payload's session; and a
+/// revoking action's deciding event is present in its concrete form (`users.*.delete` as
+/// `users.{id}.delete`), so that the names say which user it is about at all.
+fn names_agree(events: &str, deciding: &str, action: &WebhookAction) -> bool {
+    let (user_id, session_id, revoking) = match action {
+        WebhookAction::Ignore => return true,
+        WebhookAction::RevokeUser { user_id, .. } => (user_id.as_str(), None, true),
+        WebhookAction::RevokeAppwriteSession {
+            user_id,
+            appwrite_session_id,
+        } => (user_id.as_str(), Some(appwrite_session_id.as_str()), true),
+        WebhookAction::UpdateSnapshot { user_id, .. } => (user_id.as_str(), None, false),
+    };
+    let names = || events.split(',').map(str::trim);
+    let consistent = names().all(|name| {
+        let parts: Vec<&str> = name.split('.').collect();
+        match parts.as_slice() {
+            ["users", user, ..] if *user != "*" && *user != user_id => false,
+            ["users", _, "sessions", session, ..] => match session_id {
+                Some(expected) => *session == "*" || *session == expected,
+                None => true,
+            },
+            _ => true,
+        }
+    });
+    let mut concrete = deciding.replacen('*', user_id, 1);
+    if let Some(session) = session_id {
+        concrete = concrete.replacen('*', session, 1);
+    }
+    consistent && (!revoking || names().any(|name| name == concrete))
+}
+
 /// The action for a delivery with `X-Appwrite-Webhook-Events: events` and `body`. Returns the
 /// event that decided it (for the audit log) and the action.
-pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), MalformedDelivery> {
+pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), DeliveryError> {
+    let (event, action) = action_from_payload(events, body)?;
+    if !names_agree(events, &event, &action) {
+        return Err(DeliveryError::Mismatched);
+    }
+    Ok((event, action))
+}
+
+/// The action the deciding event and the payload describe, before the names are compared with
+/// the payload.
+fn action_from_payload(
+    events: &str,
+    body: &[u8],
+) -> Result<(String, WebhookAction), DeliveryError> {
     let Some(event) = deciding_event(events) else {
         return Ok((String::new(), WebhookAction::Ignore));
     };
@@ -118,10 +193,9 @@ pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), 
     };
     let action = match event {
         "users.*.sessions.*.delete" => {
-            let session: SessionPayload =
-                serde_json::from_slice(body).map_err(|_| MalformedDelivery)?;
+            let session: SessionPayload = serde_json::from_slice(body).map_err(|_| MALFORMED)?;
             if !is_identifier(&session.id) || !is_identifier(&session.user_id) {
-                return Err(MalformedDelivery);
+                return Err(MALFORMED);
             }
             WebhookAction::RevokeAppwriteSession {
                 user_id: session.user_id,
@@ -154,9 +228,9 @@ pub fn action_for(events: &str, body: &[u8]) -> Result<(String, WebhookAction), 
     Ok((event.to_owned(), action))
 }
 
-fn snapshot_update(user: UserPayload) -> Result<WebhookAction, MalformedDelivery> {
+fn snapshot_update(user: UserPayload) -> Result<WebhookAction, DeliveryError> {
     let updated_at_ms = datetime(&user.updated_at)
-        .ok_or(MalformedDelivery)?
+        .ok_or(MALFORMED)?
         .timestamp_millis();
     Ok(WebhookAction::UpdateSnapshot {
         user_id: user.id,
@@ -284,5 +358,64 @@ mod tests {
             WebhookAction::Ignore
         );
         assert!(action_for("users.*.delete", b"not json").is_err());
+    }
+
+    #[test]
+    fn event_names_must_agree_with_the_payload() {
+        let user = br#"{"$id":"u1","$updatedAt":"2026-08-03T10:00:00.000+00:00","status":false}"#;
+        let session = br#"{"$id":"s1","userId":"u1"}"#;
+        let mismatched = Err(DeliveryError::Mismatched);
+        // Another user named, or no concrete name at all for a revocation.
+        assert_eq!(
+            action_for("users.u2.delete,users.*.delete", user),
+            mismatched
+        );
+        assert_eq!(action_for("users.*.delete,users.*", user), mismatched);
+        assert_eq!(
+            action_for("users.u1.delete,users.*.delete,users.u2", user),
+            mismatched
+        );
+        assert_eq!(
+            action_for("users.u2.update.name,users.*.update.name", user),
+            mismatched
+        );
+        // A session event naming another session or user.
+        assert_eq!(
+            action_for(
+                "users.u1.sessions.s2.delete,users.*.sessions.*.delete",
+                session
+            ),
+            mismatched
+        );
+        assert_eq!(
+            action_for(
+                "users.u2.sessions.s1.delete,users.*.sessions.*.delete",
+                session
+            ),
+            mismatched
+        );
+        // What Appwrite sends agrees.
+        assert!(
+            action_for(
+                "users.u1.sessions.s1.delete,users.*.sessions.*.delete,users.u1.sessions.*.delete,\
+                 users.*.sessions.s1.delete,users.u1.sessions.s1,users.*.sessions.*,\
+                 users.u1.sessions.*,users.*.sessions.s1,users.u1,users.*",
+                session
+            )
+            .is_ok()
+        );
+        assert!(action_for("users.u1.sessions.delete,users.*.sessions.delete", user).is_ok());
+        // A snapshot update needs no concrete name; an ignored event is not compared.
+        assert!(action_for("users.*.update.name", user).is_ok());
+        assert!(action_for("users.u2.sessions.s9.create", session).is_ok());
+    }
+
+    #[test]
+    fn event_sets_are_normalised() {
+        assert_eq!(
+            normalised_events(" users.*, users.u1.delete,,users.*.delete,users.u1.delete"),
+            "users.*,users.*.delete,users.u1.delete"
+        );
+        assert_eq!(normalised_events(""), "");
     }
 }

@@ -37,6 +37,7 @@ pub use self::limits::{ClientIpHeader, Rate, RateLimitSettings};
 use self::sources::{
     RawConfig, Settings, check_file_keys, default_log_format, resolve_config_file,
 };
+use self::values::parse_bool;
 pub use self::values::parse_duration;
 use self::values::{
     ACCESS_TOKEN_TTL, ADMIN_KEY_CACHE_TTL, APPWRITE_TIMEOUT, DB_MAX_CONNECTIONS, DB_TIMEOUT,
@@ -92,6 +93,7 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_SHUTDOWN_DELAY",
     "TOKENMINT_SHUTDOWN_TIMEOUT",
     "TOKENMINT_METRICS_LISTEN",
+    "TOKENMINT_REVOCATION_FEED_PUBLIC",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -274,6 +276,10 @@ pub struct Config {
     /// `TOKENMINT_METRICS_LISTEN`: when set, `/metrics` is served on this address only (and
     /// answers 404 on `TOKENMINT_LISTEN`), so it need not be exposed with the API.
     pub metrics_listen: Option<SocketAddr>,
+    /// `TOKENMINT_REVOCATION_FEED_PUBLIC`: `true` keeps `GET /v1/revocations` open to anyone;
+    /// by default (`false`) it needs an admin key (role `feed`, `introspect` or `admin`),
+    /// because it names Appwrite users and when they were revoked.
+    pub revocation_feed_public: bool,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -460,6 +466,11 @@ impl Config {
                     })
                     .transpose()
             })?,
+            revocation_feed_public: raw.parse(
+                "TOKENMINT_REVOCATION_FEED_PUBLIC",
+                "false",
+                parse_bool,
+            )?,
             issuer,
             key_reload_interval: Duration::from_secs(30),
         })

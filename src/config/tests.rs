@@ -107,6 +107,7 @@ fn invalid_values_name_their_variable() {
         ("TOKENMINT_CLIENT_IP_HEADER", "x-real-ip"),
         ("TOKENMINT_SELF_SERVICE_AUDIENCE", "account"),
         ("TOKENMINT_DB_TIMEOUT", "30s"),
+        ("TOKENMINT_REVOCATION_FEED_PUBLIC", "yes"),
     ];
     for (variable, value) in cases {
         assert_eq!(
@@ -135,6 +136,15 @@ fn the_client_ip_header_and_the_self_service_audience_are_read() {
     assert_eq!(config.client_ip_header, ClientIpHeader::Forwarded);
     assert_eq!(config.self_service_audience.as_deref(), Some("account"));
     assert_eq!(config.db_timeout, std::time::Duration::from_millis(800));
+}
+
+#[test]
+fn the_revocation_feed_needs_a_key_unless_made_public() {
+    assert!(!load(&[]).unwrap().revocation_feed_public);
+    for (value, public) in [("true", true), ("TRUE", true), ("false", false)] {
+        let config = load(&[("TOKENMINT_REVOCATION_FEED_PUBLIC", value)]).unwrap();
+        assert_eq!(config.revocation_feed_public, public, "{value}");
+    }
 }
 
 #[test]

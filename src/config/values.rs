@@ -102,6 +102,17 @@ pub(super) fn parse_number(value: &str, (min, max): (u32, u32)) -> Result<u32, S
 
 /// `TOKENMINT_CORS_ORIGINS`: a comma-separated list of exact origins (`scheme://host[:port]`,
 /// no path, no wildcard); empty for none.
+/// `true` or `false` (any case).
+pub(super) fn parse_bool(value: &str) -> Result<bool, String> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err("expected `true` or `false`".into())
+    }
+}
+
 pub(super) fn parse_origins(value: &str) -> Result<Vec<String>, String> {
     let mut origins = Vec::new();
     for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {

@@ -88,7 +88,7 @@ pub async fn walk_through(tour: &Tour<'_>) -> anyhow::Result<String> {
     let (admin_key, second_sid) = admin_step(tour).await?;
 
     heading(7, "The revocation feed");
-    feed_step(tour, &[&sid, &second_sid]).await?;
+    feed_step(tour, &admin_key, &[&sid, &second_sid]).await?;
     Ok(admin_key)
 }
 
@@ -220,12 +220,14 @@ async fn admin_step(tour: &Tour<'_>) -> anyhow::Result<(String, String)> {
     Ok((key, sid))
 }
 
-async fn feed_step(tour: &Tour<'_>, sids: &[&str]) -> anyhow::Result<()> {
+async fn feed_step(tour: &Tour<'_>, key: &str, sids: &[&str]) -> anyhow::Result<()> {
     println!(
         "A revoked session's access tokens stay valid until they expire (15 minutes) for\n\
-         verifiers that only check signatures. The feed closes that gap:"
+         verifiers that only check signatures. The feed closes that gap. It names users, so it\n\
+         takes a key (verifiers get one with `--role feed`; the demo reuses its admin key):"
     );
     let feed = Call::get(format!("{}/v1/revocations", tour.base))
+        .bearer(key)
         .run(&tour.client)
         .await?;
     let listed = |sid: &str| {

@@ -57,10 +57,13 @@ pub const REJECTION_MEMORY: chrono::Duration = chrono::Duration::minutes(1);
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminRole {
-    /// Everything under `/admin/v1` and introspection.
+    /// Everything under `/admin/v1`, introspection and the revocation feed.
     Admin,
-    /// Introspection only.
+    /// Introspection and the revocation feed.
     Introspect,
+    /// The revocation feed (`GET /v1/revocations`) only: what a verifier needs, and nothing
+    /// that could read or revoke sessions.
+    Feed,
 }
 
 impl AdminRole {
@@ -69,7 +72,18 @@ impl AdminRole {
         match self {
             Self::Admin => "admin",
             Self::Introspect => "introspect",
+            Self::Feed => "feed",
         }
+    }
+
+    /// Whether this role may call `POST /oauth/introspect` (`admin` and `introspect`).
+    pub fn may_introspect(self) -> bool {
+        matches!(self, Self::Admin | Self::Introspect)
+    }
+
+    /// Whether this role may read the revocation feed: every role may.
+    pub fn may_read_feed(self) -> bool {
+        matches!(self, Self::Admin | Self::Introspect | Self::Feed)
     }
 }
 
@@ -86,6 +100,7 @@ impl FromStr for AdminRole {
         match s {
             "admin" => Ok(Self::Admin),
             "introspect" => Ok(Self::Introspect),
+            "feed" => Ok(Self::Feed),
             other => Err(StoreError::Corrupt(format!("unknown admin role {other:?}"))),
         }
     }

@@ -50,11 +50,15 @@ pub enum WebhookOutcome {
     TooLarge,
     /// Webhooks are not configured (answered 404).
     Disabled,
+    /// Signed, but a body first received under other events (answered 409; nothing done).
+    Relabelled,
+    /// Signed, but its event names disagree with its payload (answered 422; nothing done).
+    Mismatched,
 }
 
 impl WebhookOutcome {
     /// Every outcome.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Applied,
         Self::Ignored,
         Self::Failed,
@@ -62,6 +66,8 @@ impl WebhookOutcome {
         Self::Unauthorized,
         Self::TooLarge,
         Self::Disabled,
+        Self::Relabelled,
+        Self::Mismatched,
     ];
 
     /// Its name in metrics.
@@ -74,6 +80,8 @@ impl WebhookOutcome {
             Self::Unauthorized => "unauthorized",
             Self::TooLarge => "too_large",
             Self::Disabled => "disabled",
+            Self::Relabelled => "relabelled",
+            Self::Mismatched => "mismatched",
         }
     }
 }

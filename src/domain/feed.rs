@@ -97,7 +97,8 @@ impl RevocationFeed {
     /// One bounded purge pass: expired feed entries, sessions ended a day ago (kept that long
     /// so operators can still look at them; their refresh-token state goes with them),
     /// remembered Appwrite-session revocations that stopped mattering, outages older than any
-    /// session, and heartbeats of replicas gone a day. Returns how many rows went.
+    /// session, heartbeats of replicas gone a day, and remembered webhook deliveries past their
+    /// memory (`domain::webhook::DELIVERY_MEMORY`). Returns how many rows went.
     pub async fn purge(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let cutoffs = PurgeCutoffs {
@@ -106,6 +107,7 @@ impl RevocationFeed {
             appwrite_sessions: now,
             outages: crate::clock::earlier(now, self.outage_retention),
             heartbeats: crate::clock::earlier(now, HEARTBEAT_RETENTION),
+            webhook_deliveries: now,
         };
         self.store.purge_expired(&cutoffs, PURGE_BATCH).await
     }

@@ -191,6 +191,17 @@ pub struct PurgeCutoffs {
     pub outages: DateTime<Utc>,
     /// Heartbeats of replicas last seen before this.
     pub heartbeats: DateTime<Utc>,
+    /// Remembered webhook deliveries that expired before this.
+    pub webhook_deliveries: DateTime<Utc>,
+}
+
+/// How a webhook body was first received: what [`Store::remember_webhook_delivery`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstSighting {
+    /// The normalised event set it was first received under.
+    pub events: String,
+    /// When it was first received (whole seconds).
+    pub at: DateTime<Utc>,
 }
 
 /// One entry of the revocation feed.
@@ -354,6 +365,18 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<FeedEntry>, StoreError>;
+
+    /// Remembers that a webhook body with SHA-256 `body_digest` was received under `events` at
+    /// `now`, until `expires_at`, unless it is remembered already (an expired row counts as
+    /// absent and is replaced). Returns the first sighting: `events` and `now` when this is the
+    /// first, else what was stored then. One statement, so concurrent replicas agree.
+    async fn remember_webhook_delivery(
+        &self,
+        body_digest: &[u8; 32],
+        events: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<FirstSighting, StoreError>;
 
     /// Deletes up to `batch` rows of each kind past its cutoff; returns how many rows went.
     async fn purge_expired(&self, cutoffs: &PurgeCutoffs, batch: u32) -> Result<u64, StoreError>;

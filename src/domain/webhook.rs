@@ -10,6 +10,15 @@
 //! - a user deletion, or "delete all sessions" (whose payload carries no time of its own),
 //!   revokes every live session as of now;
 //! - revoking is idempotent, and a snapshot only ever moves forward by `$updatedAt`.
+//!
+//! Appwrite signs the URL and the body, not the `X-Appwrite-Webhook-Events` header that names
+//! the action, so a captured name change could be replayed labelled as a deletion. Every
+//! signed body is therefore remembered in the database (shared by replicas) by its SHA-256,
+//! with the event set it was first received under, for [`DELIVERY_MEMORY`]:
+//! - the same body under the same events is a redelivery: applied again, and a revocation
+//!   whose payload carries no time of its own acts as of the first receipt, so a replay spares
+//!   sessions created since;
+//! - the same body under other events is re-labelled ([`Sighting::Relabelled`]): refused.
 
 use std::sync::Arc;
 
@@ -19,6 +28,7 @@ use super::audit::{Actor, AuditEvent, RequestContext};
 use super::events::{Events, NoEvents};
 use super::ports::{Revocation, Store, StoreError, UserRevocation};
 use super::session::{RevocationReason, UserSnapshot, not_before_after};
+use super::text::storable;
 use crate::clock::{Clock, later};
 
 /// How far Appwrite's clock may be behind tokenmint's: an event at Appwrite time `t` revokes
@@ -35,6 +45,28 @@ pub const MAX_FUTURE_NOT_BEFORE: chrono::Duration = chrono::Duration::seconds(60
 /// How long a deleted Appwrite session is remembered, to refuse an exchange of it that was
 /// already in flight: far longer than any Appwrite verification may take (at most 60 s).
 pub const APPWRITE_SESSION_MEMORY: chrono::Duration = chrono::Duration::minutes(10);
+
+/// How long a signed webhook body is remembered with the events it was first received under
+/// (counted from that first receipt). Appwrite itself does not retry a failed delivery, but a
+/// delivery may still come again later (resent from its console, retried by a proxy or queue
+/// in front of tokenmint), and the longer the memory, the longer a captured delivery cannot be
+/// re-labelled. A week covers any such redelivery and a weekend's incident; it also bounds the
+/// table: one row (about 300 bytes) per distinct delivery of the last 7 days.
+pub const DELIVERY_MEMORY: chrono::Duration = chrono::Duration::days(7);
+
+/// What the memory of deliveries says about a signed body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    /// Not received before (or its memory expired): it is remembered now.
+    First,
+    /// Received before under the same events: a redelivery, first received at `first_seen_at`.
+    Redelivery {
+        /// When it was first received (tokenmint's clock, whole seconds).
+        first_seen_at: DateTime<Utc>,
+    },
+    /// Received before under other events: re-labelled by someone else; must be refused.
+    Relabelled,
+}
 
 /// One webhook's action, decided from its event names and payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +100,38 @@ pub enum WebhookAction {
     Ignore,
 }
 
+impl WebhookAction {
+    /// The Appwrite user it is about, if any.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Self::RevokeUser { user_id, .. }
+            | Self::RevokeAppwriteSession { user_id, .. }
+            | Self::UpdateSnapshot { user_id, .. } => Some(user_id),
+            Self::Ignore => None,
+        }
+    }
+
+    /// This action for a redelivery of a body first received at `first_seen_at`: a user
+    /// revocation whose payload carries no time (a deletion, "delete all sessions") acts as of
+    /// that first receipt instead of now, so a replay cannot revoke sessions created since.
+    /// (A deleted Appwrite session cannot be exchanged again, and the other revocations
+    /// already act as of their payload's time.)
+    pub fn redelivered(self, first_seen_at: DateTime<Utc>) -> Self {
+        match self {
+            Self::RevokeUser {
+                user_id,
+                reason,
+                as_of: None,
+            } => Self::RevokeUser {
+                user_id,
+                reason,
+                as_of: Some(first_seen_at),
+            },
+            other => other,
+        }
+    }
+}
+
 /// Applies webhook actions.
 #[derive(Clone)]
 pub struct WebhookHandler {
@@ -98,6 +162,53 @@ impl WebhookHandler {
     /// Where deliveries are reported.
     pub fn events(&self) -> &dyn Events {
         self.events.as_ref()
+    }
+
+    /// Remembers a signed delivery of `body` under `events` (the normalised event set, see
+    /// `appwrite::webhook::normalised_events`) and says whether it was seen before, and under
+    /// which events. The body itself is never stored, only its SHA-256.
+    pub async fn sight(&self, body: &[u8], events: &str) -> Result<Sighting, StoreError> {
+        let now = self.clock.now();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+        let mut body_digest = [0u8; 32];
+        body_digest.copy_from_slice(digest.as_ref());
+        let events = storable(events);
+        let first = self
+            .store
+            .remember_webhook_delivery(&body_digest, &events, now, later(now, DELIVERY_MEMORY))
+            .await?;
+        Ok(if first.events != *events {
+            Sighting::Relabelled
+        } else if first.at.timestamp() < now.timestamp() {
+            Sighting::Redelivery {
+                first_seen_at: first.at,
+            }
+        } else {
+            // Stored just now (or redelivered within the same second: as of now either way).
+            Sighting::First
+        })
+    }
+
+    /// Records in the audit log that a signed delivery was refused, about the deciding `event`
+    /// (`none` when it names none) and the payload's `user_id`, with `reason`
+    /// (`relabelled` or `mismatched`). Never the body.
+    pub async fn record_refusal(
+        &self,
+        event: Option<&str>,
+        user_id: Option<&str>,
+        reason: &str,
+        context: &RequestContext,
+    ) -> Result<(), StoreError> {
+        let mut audit = AuditEvent::about(
+            "webhook.refused",
+            Actor::Appwrite,
+            event.unwrap_or("none"),
+            Some(reason),
+            context,
+            self.clock.now(),
+        );
+        audit.user_id = user_id.map(str::to_owned);
+        self.store.record_audit(&audit).await
     }
 
     /// Applies `action` for delivery `event`; returns how many sessions it changed.
@@ -249,6 +360,26 @@ mod tests {
         let at = now + chrono::Duration::days(365);
         let revocation = user_revocation(RevocationReason::AppwriteUserBlocked, Some(at), now, TTL);
         assert_eq!(revocation.not_before, now + chrono::Duration::seconds(60));
+    }
+
+    #[test]
+    fn a_redelivered_deletion_acts_as_of_its_first_receipt() {
+        let first = now() - chrono::Duration::hours(2);
+        let deletion = WebhookAction::RevokeUser {
+            user_id: "u1".into(),
+            reason: RevocationReason::AppwriteUserDeleted,
+            as_of: None,
+        };
+        assert!(matches!(
+            deletion.redelivered(first),
+            WebhookAction::RevokeUser { as_of: Some(at), .. } if at == first
+        ));
+        let password = WebhookAction::RevokeUser {
+            user_id: "u1".into(),
+            reason: RevocationReason::AppwritePasswordChanged,
+            as_of: Some(first - chrono::Duration::days(1)),
+        };
+        assert_eq!(password.clone().redelivered(first), password);
     }
 
     #[test]

@@ -32,6 +32,13 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 /// A caller holding a valid admin key of any role.
 pub struct AnyAdminKey(pub AdminCaller);
 
+/// A caller allowed to read the revocation feed: anyone when
+/// `TOKENMINT_REVOCATION_FEED_PUBLIC=true`, else a valid admin key of any role (`feed`,
+/// `introspect` or `admin`), checked like every admin key (hashed, constant-time, cached).
+/// Not held to the per-key rate limit: a fleet of verifiers may share one key, each polling
+/// every few seconds; the per-IP limit still applies.
+pub struct FeedReader;
+
 /// A caller holding a valid key with the `admin` role.
 pub struct AdminKey(pub AdminCaller);
 
@@ -120,6 +127,24 @@ impl FromRequestParts<AppState> for AdminKey {
             return Err(AdminKeyRejection::Forbidden);
         }
         Ok(Self(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for FeedReader {
+    type Rejection = AdminKeyRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.revocation_feed_public {
+            return Ok(Self);
+        }
+        let caller = authenticate(parts, state).await?;
+        if !caller.role.may_read_feed() {
+            return Err(AdminKeyRejection::Forbidden);
+        }
+        Ok(Self)
     }
 }
 

@@ -1,4 +1,6 @@
-//! `GET /v1/revocations?since=CURSOR`: the revocation feed for verifiers.
+//! `GET /v1/revocations?since=CURSOR`: the revocation feed for verifiers. It names Appwrite
+//! users and when they were revoked, so it needs an admin key (role `feed`, `introspect` or
+//! `admin`) as `Authorization: Bearer`, unless `TOKENMINT_REVOCATION_FEED_PUBLIC=true`.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,9 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::auth::FeedReader;
 use super::error::Problem;
 use super::extract::QueryParams;
-use super::openapi::errors::{ProblemBadRequest, ProblemUnavailable};
+use super::openapi::errors::{
+    ProblemBadRequest, ProblemTooManyRequests, ProblemUnauthorized, ProblemUnavailable,
+};
 use super::openapi::schemas::RevocationFeed;
 use crate::domain::feed::FeedCursor;
 use crate::domain::ports::FeedEntry;
@@ -24,7 +29,8 @@ use crate::domain::ports::FeedEntry;
     summary = "Revocations since a cursor, for verifiers",
     description = "Verifiers that check access tokens locally poll this to reject tokens of \
         revoked sessions and users before they expire. Start without `since`; then pass the \
-        returned `cursor`.",
+        returned `cursor`. Needs an admin key of any role (`feed` is the one meant for \
+        verifiers) unless the server runs with `TOKENMINT_REVOCATION_FEED_PUBLIC=true`.",
     params((
         "since" = Option<String>, Query,
         pattern = r"^(v1\.[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048])?$",
@@ -33,10 +39,12 @@ use crate::domain::ports::FeedEntry;
     )),
     responses(
         (status = 200, description = "Revocations that can still matter", body = RevocationFeed),
-        ProblemBadRequest, ProblemUnavailable,
+        ProblemBadRequest, ProblemUnauthorized, ProblemTooManyRequests, ProblemUnavailable,
     ),
+    security(("admin_key" = [])),
 )]
 pub async fn get_revocations(
+    _reader: FeedReader,
     State(state): State<AppState>,
     params: QueryParams,
 ) -> Result<Response, Problem> {

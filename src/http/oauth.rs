@@ -182,7 +182,9 @@ pub async fn introspect_token(
     mut params: OAuthParams,
 ) -> Result<Response, OAuthError> {
     let caller = match caller {
-        Ok(AnyAdminKey(caller)) => caller,
+        Ok(AnyAdminKey(caller)) if caller.role.may_introspect() => caller,
+        // A `feed` key reads the revocation feed only.
+        Ok(AnyAdminKey(_)) => return Err(OAuthError::invalid_client()),
         Err(
             AdminKeyRejection::Throttled(retry_after) | AdminKeyRejection::RateLimited(retry_after),
         ) => {

@@ -8,6 +8,11 @@
 //! would send, a statement that fails on its data) is answered 200 with `"status":"ignored"`
 //! or `"failed"` and logged with its event name, never its body. Only a database outage
 //! answers 503 (the delivery is lost either way; the 503 makes it visible in Appwrite).
+//!
+//! Two refusals concern the unsigned events header, never the content, and Appwrite itself
+//! does not cause them: event names that disagree with the payload's user or session (422),
+//! and a body already received under other events (409, see `domain::webhook`). Both are
+//! logged as warnings and audited (`webhook.refused`), without the body.
 
 use axum::Json;
 use axum::body::to_bytes;
@@ -22,16 +27,18 @@ use serde_json::json;
 use super::error::Problem;
 use super::extract::request_context;
 use super::openapi::errors::{
-    ProblemNotFound, ProblemPayloadTooLarge, ProblemTooManyRequests, ProblemUnauthorized,
-    ProblemUnavailable,
+    ProblemConflict, ProblemNotFound, ProblemPayloadTooLarge, ProblemTooManyRequests,
+    ProblemUnauthorized, ProblemUnavailable, ProblemUnprocessable,
 };
 use super::openapi::schemas::WebhookResult;
 use super::{AppState, BODY_LIMIT};
-use crate::appwrite::webhook::{action_for, deciding_event, signature_is_valid};
+use crate::appwrite::webhook::{
+    DeliveryError, action_for, deciding_event, normalised_events, signature_is_valid,
+};
 use crate::domain::audit::RequestContext;
 use crate::domain::events::WebhookOutcome;
 use crate::domain::ports::StoreError;
-use crate::domain::webhook::WebhookAction;
+use crate::domain::webhook::{Sighting, WebhookAction};
 
 /// Handles one delivery, and reports how it ended.
 #[utoipa::path(
@@ -42,7 +49,10 @@ use crate::domain::webhook::WebhookAction;
     description = "Revokes sessions on user deletion, blocking, password change and session \
         deletion, and updates the claims snapshot on label, name and email changes. Idempotent. \
         A signed delivery tokenmint cannot apply is answered 200 (`ignored` or `failed`) so \
-        that Appwrite keeps the webhook enabled. 404 when no webhook key is configured.",
+        that Appwrite keeps the webhook enabled. The events header is not signed: a body \
+        already received under other events is refused (409), and so are event names that \
+        disagree with the payload's user or session (422); Appwrite sends neither. 404 when \
+        no webhook key is configured.",
     params((
         "X-Appwrite-Webhook-Events" = Option<String>,
         Header,
@@ -56,8 +66,8 @@ use crate::domain::webhook::WebhookAction;
     ),
     responses(
         (status = 200, description = "Applied, ignored or failed", body = WebhookResult),
-        ProblemUnauthorized, ProblemNotFound, ProblemPayloadTooLarge, ProblemTooManyRequests,
-        ProblemUnavailable,
+        ProblemUnauthorized, ProblemNotFound, ProblemConflict, ProblemPayloadTooLarge,
+        ProblemUnprocessable, ProblemTooManyRequests, ProblemUnavailable,
     ),
     security(("webhook_signature" = []), ("webhook_signature" = [], "webhook_basic" = [])),
 )]
@@ -115,7 +125,8 @@ async fn deliver(state: &AppState, request: Request) -> Delivery {
 }
 
 /// Applies an authenticated delivery: whatever its content, it is answered 200 unless the
-/// database is unavailable.
+/// database is unavailable, its event names disagree with its payload (422), or its body was
+/// received before under other events (409).
 async fn apply_signed(
     state: &AppState,
     events: &str,
@@ -123,12 +134,36 @@ async fn apply_signed(
     context: &RequestContext,
 ) -> Delivery {
     let deciding = deciding_event(events);
-    let Ok((event, action)) = action_for(events, body) else {
+    // Compared before the body is remembered, so that a re-labelled copy arriving first
+    // cannot claim a body for its events without at least naming the right user.
+    let parsed = action_for(events, body);
+    if parsed == Err(DeliveryError::Mismatched) {
+        let refused = refuse(state, deciding, None, WebhookOutcome::Mismatched, context).await;
+        return (deciding, WebhookOutcome::Mismatched, refused);
+    }
+    let first_seen_at = match state.webhooks.sight(body, &normalised_events(events)).await {
+        Ok(Sighting::First) => None,
+        Ok(Sighting::Redelivery { first_seen_at }) => Some(first_seen_at),
+        Ok(Sighting::Relabelled) => {
+            let user = parsed
+                .as_ref()
+                .ok()
+                .and_then(|(_, action)| action.user_id());
+            let refused = refuse(state, deciding, user, WebhookOutcome::Relabelled, context).await;
+            return (deciding, WebhookOutcome::Relabelled, refused);
+        }
+        Err(err) => return (deciding, WebhookOutcome::Unavailable, Err(err.into())),
+    };
+    let Ok((event, action)) = parsed else {
         tracing::warn!(
             events,
             "signed Appwrite webhook that cannot be applied; ignored"
         );
         return (deciding, WebhookOutcome::Ignored, Ok(status("ignored", 0)));
+    };
+    let action = match first_seen_at {
+        Some(at) => action.redelivered(at),
+        None => action,
     };
     // An event tokenmint does not act on (or none named) is `ignored`, as documented; `ok`
     // means the delivery was applied, even when it changed no session.
@@ -157,6 +192,39 @@ async fn apply_signed(
             (deciding, WebhookOutcome::Failed, Ok(status("failed", 0)))
         }
     }
+}
+
+/// Refuses a signed delivery over its events header: logs a warning and audits it (never the
+/// body), and answers 409 (`Relabelled`) or 422 (`Mismatched`).
+async fn refuse(
+    state: &AppState,
+    deciding: Option<&'static str>,
+    user_id: Option<&str>,
+    outcome: WebhookOutcome,
+    context: &RequestContext,
+) -> Result<Response, Problem> {
+    let (code, detail) = if outcome == WebhookOutcome::Relabelled {
+        (
+            StatusCode::CONFLICT,
+            "this signed body was first received under other events; only those may act on it",
+        )
+    } else {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the event names do not name the payload's user or session",
+        )
+    };
+    tracing::warn!(
+        event = deciding.unwrap_or("none"),
+        outcome = outcome.as_str(),
+        request_id = ?context.request_id,
+        "signed Appwrite webhook refused: its events header does not fit its body; nothing done"
+    );
+    state
+        .webhooks
+        .record_refusal(deciding, user_id, outcome.as_str(), context)
+        .await?;
+    Err(Problem::new(code).with_detail(detail))
 }
 
 fn status(status: &str, changed: usize) -> Response {

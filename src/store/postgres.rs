@@ -24,8 +24,8 @@ use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::{
-    FeedEntry, NewSession, Outage, PurgeCutoffs, Revocation, RevokedUser, Rotation, SessionQuery,
-    StoreError, TokenFamily, UserRevocation,
+    FeedEntry, FirstSighting, NewSession, Outage, PurgeCutoffs, Revocation, RevokedUser, Rotation,
+    SessionQuery, StoreError, TokenFamily, UserRevocation,
 };
 use crate::domain::session::{Grant, Session, UserSnapshot};
 use crate::domain::token::{FamilyHash, TokenHash};
@@ -570,6 +570,27 @@ delete from revocations where revocation_id in
     pub const PURGE_SESSIONS: &str = "\
 delete from sessions where session_id in
     (select session_id from sessions where absolute_expires_at <= $1 limit $2)";
+
+    /// Remembers a webhook body (`$1` digest, `$2` events, `$3` now, `$4` expiry, in
+    /// seconds) and returns its first sighting. A row already expired counts as absent and is
+    /// replaced; otherwise the row stays as it was (the no-op update only makes `returning`
+    /// yield it).
+    pub const REMEMBER_WEBHOOK_DELIVERY: &str = "\
+insert into webhook_deliveries (body_digest, events, first_seen_at, expires_at)
+values ($1, $2, $3, $4)
+on conflict (body_digest) do update set
+    events = case when webhook_deliveries.expires_at <= excluded.first_seen_at
+        then excluded.events else webhook_deliveries.events end,
+    first_seen_at = case when webhook_deliveries.expires_at <= excluded.first_seen_at
+        then excluded.first_seen_at else webhook_deliveries.first_seen_at end,
+    expires_at = case when webhook_deliveries.expires_at <= excluded.first_seen_at
+        then excluded.expires_at else webhook_deliveries.expires_at end
+returning events, first_seen_at";
+
+    /// Remembered webhook deliveries expired at `$1` (seconds).
+    pub const PURGE_WEBHOOK_DELIVERIES: &str = "\
+delete from webhook_deliveries where body_digest in
+    (select body_digest from webhook_deliveries where expires_at <= $1 limit $2)";
 
     pub const PURGE_APPWRITE_SESSION_REVOCATIONS: &str = "\
 delete from appwrite_session_revocations where appwrite_session_id in

@@ -441,6 +441,29 @@ macro_rules! impl_store {
                 records(on_connection!(self, conn => fetch_all(conn, query).await)?)
             }
 
+            async fn remember_webhook_delivery(
+                &self,
+                body_digest: &[u8; 32],
+                events: &str,
+                now: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<FirstSighting, StoreError> {
+                let query = sqlx::query_as::<_, (String, i64)>($sql::REMEMBER_WEBHOOK_DELIVERY)
+                    .bind(body_digest.to_vec())
+                    .bind(text(events))
+                    .bind(now.timestamp())
+                    .bind(expires_at.timestamp());
+                // The upsert always returns its row; `None` would be a backend bug.
+                let (events, first_seen_at) =
+                    on_connection!(self, conn => fetch_optional(conn, query).await)?.ok_or_else(
+                        || StoreError::Corrupt("the delivery upsert returned no row".into()),
+                    )?;
+                Ok(FirstSighting {
+                    events,
+                    at: super::rows::time(first_seen_at)?,
+                })
+            }
+
             async fn purge_expired(
                 &self,
                 cutoffs: &PurgeCutoffs,
@@ -456,6 +479,7 @@ macro_rules! impl_store {
                     ),
                     ($sql::PURGE_OUTAGES, cutoffs.outages),
                     ($sql::PURGE_REPLICAS, cutoffs.heartbeats),
+                    ($sql::PURGE_WEBHOOK_DELIVERIES, cutoffs.webhook_deliveries),
                 ];
                 for (statement, cutoff) in statements {
                     let query = sqlx::query(statement)

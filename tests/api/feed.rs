@@ -16,11 +16,15 @@ use crate::helpers::{Backend, TestApp};
 use crate::oauth_helpers::{Harness, advance};
 use crate::on_both_backends;
 
-async fn feed(app: &TestApp, cursor: Option<&str>) -> Value {
+/// A page of the feed, read with `key` (the feed needs a key by default).
+async fn feed(app: &TestApp, key: &str, cursor: Option<&str>) -> Value {
     let path = cursor.map_or("/v1/revocations".to_owned(), |c| {
         format!("/v1/revocations?since={c}")
     });
-    app.get_json(&path).await
+    let response = app.client.get(app.url(&path)).bearer_auth(key).send().await;
+    let response = response.unwrap();
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.unwrap()
 }
 
 fn sids(page: &Value) -> Vec<String> {
@@ -35,7 +39,8 @@ fn sids(page: &Value) -> Vec<String> {
 async fn the_feed_carries_revocations_after_a_cursor_until_they_stop_mattering(backend: Backend) {
     let harness = Harness::start(backend).await;
     let (_, admin) = create_key(&harness.db, AdminRole::Admin).await;
-    let empty = feed(&harness.app, None).await;
+    let (_, reader_key) = create_key(&harness.db, AdminRole::Feed).await;
+    let empty = feed(&harness.app, &reader_key, None).await;
     assert!(sids(&empty).is_empty() && empty["users"].as_array().unwrap().is_empty());
 
     let logout = harness.login("u1").await;
@@ -43,7 +48,12 @@ async fn the_feed_carries_revocations_after_a_cursor_until_they_stop_mattering(b
         .app
         .post_form("/oauth/revoke", &[("token", &logout.refresh_token)])
         .await;
-    let first = feed(&harness.app, Some(empty["cursor"].as_str().unwrap())).await;
+    let first = feed(
+        &harness.app,
+        &reader_key,
+        Some(empty["cursor"].as_str().unwrap()),
+    )
+    .await;
     let logout_sid = harness
         .app
         .verify_access_token(&logout.access_token, "api")
@@ -68,7 +78,12 @@ async fn the_feed_carries_revocations_after_a_cursor_until_they_stop_mattering(b
         .app
         .admin_json(Method::DELETE, "/admin/v1/users/u2/sessions", &admin)
         .await;
-    let second = feed(&harness.app, Some(first["cursor"].as_str().unwrap())).await;
+    let second = feed(
+        &harness.app,
+        &reader_key,
+        Some(first["cursor"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(
         sids(&second).len(),
         2,
@@ -82,18 +97,30 @@ async fn the_feed_carries_revocations_after_a_cursor_until_they_stop_mattering(b
         user_exp >= not_before + 15 * 60,
         "kept while an access token issued before the not-before may live: {second}"
     );
-    let nothing_new = feed(&harness.app, Some(second["cursor"].as_str().unwrap())).await;
+    let nothing_new = feed(
+        &harness.app,
+        &reader_key,
+        Some(second["cursor"].as_str().unwrap()),
+    )
+    .await;
     assert!(sids(&nothing_new).is_empty());
     assert_eq!(nothing_new["cursor"], second["cursor"]);
 
     advance(&harness.app, Duration::from_secs(16 * 60 + 61));
-    let later = feed(&harness.app, None).await;
+    let later = feed(&harness.app, &reader_key, None).await;
     assert!(
         sids(&later).is_empty() && later["users"].as_array().unwrap().is_empty(),
         "{later}"
     );
 
-    let bad = harness.app.get("/v1/revocations?since=garbage").await;
+    let bad = harness
+        .app
+        .client
+        .get(harness.app.url("/v1/revocations?since=garbage"))
+        .bearer_auth(&reader_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.headers()["content-type"], "application/problem+json");
 }
@@ -130,9 +157,75 @@ async fn the_purge_deletes_only_what_no_longer_matters(backend: Backend) {
     );
 }
 
+/// The feed names users: without a key (or with a wrong one) it answers 401 with a Bearer
+/// challenge and problem JSON; a key of any role reads it, and a `feed` key reads nothing
+/// else; `TOKENMINT_REVOCATION_FEED_PUBLIC=true` opens it.
+async fn the_feed_needs_a_key_of_any_role_unless_public(backend: Backend) {
+    let harness = Harness::start(backend).await;
+    let revoked = harness.login("u1").await;
+    harness
+        .app
+        .post_form("/oauth/revoke", &[("token", &revoked.refresh_token)])
+        .await;
+    let get = |key: Option<String>| {
+        let mut request = harness.app.client.get(harness.app.url("/v1/revocations"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let (_, feed_key) = create_key(&harness.db, AdminRole::Feed).await;
+    let wrong = format!("{}x", &feed_key[..feed_key.len() - 1]);
+    for key in [None, Some("not-a-key".to_owned()), Some(wrong)] {
+        let refused = get(key.clone()).await;
+        assert_eq!(refused.status(), 401, "{key:?}");
+        let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        assert_eq!(
+            refused.headers()["content-type"],
+            "application/problem+json"
+        );
+        let body = refused.text().await.unwrap();
+        assert!(!body.contains("u1"), "a refusal names no user: {body}");
+    }
+    for role in [AdminRole::Feed, AdminRole::Introspect, AdminRole::Admin] {
+        let (_, key) = create_key(&harness.db, role).await;
+        let page = get(Some(key)).await;
+        assert_eq!(page.status(), 200, "{role}");
+        let page: Value = page.json().await.unwrap();
+        assert_eq!(sids(&page).len(), 1, "{role}: {page}");
+    }
+    // A feed key opens neither introspection nor the admin API.
+    let introspected = harness
+        .app
+        .client
+        .post(harness.app.url("/oauth/introspect"))
+        .bearer_auth(&feed_key)
+        .form(&[("token", revoked.access_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(introspected.status(), 401);
+    let listed = harness
+        .app
+        .client
+        .get(harness.app.url("/admin/v1/users/u1/sessions"))
+        .bearer_auth(&feed_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 403);
+
+    let public =
+        Harness::start_with(backend, &[("TOKENMINT_REVOCATION_FEED_PUBLIC", "true")]).await;
+    let open = public.app.get("/v1/revocations").await;
+    assert_eq!(open.status(), 200);
+}
+
 on_both_backends!(
     the_feed_carries_revocations_after_a_cursor_until_they_stop_mattering,
     the_purge_deletes_only_what_no_longer_matters,
+    the_feed_needs_a_key_of_any_role_unless_public,
 );
 
 /// Two servers revoke sessions concurrently while a reader follows the feed: the reader, by
@@ -140,6 +233,7 @@ on_both_backends!(
 #[tokio::test]
 async fn a_reader_never_misses_revocations_written_concurrently_by_two_servers() {
     let harness = Harness::start(Backend::Postgres).await;
+    let (_, reader_key) = create_key(&harness.db, AdminRole::Feed).await;
     let replica = harness.replica().await;
     let mut sessions = Vec::new();
     for i in 0..40 {
@@ -167,11 +261,11 @@ async fn a_reader_never_misses_revocations_written_concurrently_by_two_servers()
         }
     });
     let reader = async {
-        let first = feed(&harness.app, None).await;
+        let first = feed(&harness.app, &reader_key, None).await;
         let mut seen = sids(&first);
         let mut cursor = first["cursor"].as_str().unwrap().to_owned();
         for _ in 0..400 {
-            let page = feed(&replica, Some(&cursor)).await;
+            let page = feed(&replica, &reader_key, Some(&cursor)).await;
             seen.extend(sids(&page));
             cursor = page["cursor"].as_str().unwrap().to_owned();
             if seen.len() >= 40 {
@@ -196,8 +290,9 @@ async fn a_reader_never_misses_revocations_written_concurrently_by_two_servers()
 async fn a_cursor_never_passes_an_entry_still_being_written() {
     use sqlx::Connection;
     let harness = Harness::start(Backend::Postgres).await;
+    let (_, reader_key) = create_key(&harness.db, AdminRole::Feed).await;
     let issued = harness.login("u1").await;
-    let start = feed(&harness.app, None).await["cursor"]
+    let start = feed(&harness.app, &reader_key, None).await["cursor"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -221,13 +316,18 @@ async fn a_cursor_never_passes_an_entry_still_being_written() {
     let revoke = harness.app.post_form("/oauth/revoke", &params);
     let reader = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let during = feed(&harness.app, Some(&start)).await;
+        let during = feed(&harness.app, &reader_key, Some(&start)).await;
         tx.commit().await.unwrap();
         during
     };
     let (revoked, during) = tokio::join!(revoke, reader);
     assert_eq!(revoked.status(), 200);
-    let after = feed(&harness.app, Some(during["cursor"].as_str().unwrap())).await;
+    let after = feed(
+        &harness.app,
+        &reader_key,
+        Some(during["cursor"].as_str().unwrap()),
+    )
+    .await;
 
     let mut seen = sids(&during);
     seen.extend(sids(&after));

@@ -148,7 +148,7 @@ fn borrowed(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
-async fn count_rows(db: &TestDb, sql: &'static str) -> i64 {
+pub async fn count_rows(db: &TestDb, sql: &'static str) -> i64 {
     use sqlx::Connection;
     match db.backend {
         Backend::Postgres => {

@@ -296,7 +296,11 @@ async fn openapi_document_describes_both_error_formats_and_the_security_schemes(
     };
     for (method, path) in operations(&document) {
         let method = method.to_lowercase();
-        let expected: &[&str] = if path.starts_with("/admin/") || path == "/oauth/introspect" {
+        // The revocation feed needs a key by default (`TOKENMINT_REVOCATION_FEED_PUBLIC`).
+        let expected: &[&str] = if path.starts_with("/admin/")
+            || path == "/oauth/introspect"
+            || path == "/v1/revocations"
+        {
             &["admin_key"]
         } else if path.starts_with("/v1/me/") {
             &["access_token"]

@@ -267,7 +267,69 @@ async fn racing_first_key_creation_leaves_exactly_one_active_key(backend: Backen
     assert_eq!(keys[0].state, KeyState::Active);
 }
 
+/// A remembered webhook body keeps the events it was first seen under until it expires; then
+/// it counts as new, and the purge (`RevocationFeed::purge`, the background task's pass)
+/// deletes it.
+async fn remembered_webhook_deliveries_expire_and_are_purged(backend: Backend) {
+    use tokenmint::clock::ManualClock;
+    use tokenmint::domain::feed::RevocationFeed;
+    use tokenmint::domain::webhook::DELIVERY_MEMORY;
+
+    let (db, store) = store_for(backend).await;
+    let count = || crate::oauth_helpers::count_rows(&db, "select count(*) from webhook_deliveries");
+    let clock = Arc::new(ManualClock::starting_now());
+    let now = clock.now();
+    let until = now + DELIVERY_MEMORY;
+    let digest = [7u8; 32];
+    let first = store
+        .remember_webhook_delivery(&digest, "users.*.update.name", now, until)
+        .await
+        .unwrap();
+    assert_eq!(first.events, "users.*.update.name");
+    assert_eq!(first.at.timestamp(), now.timestamp());
+    let relabelled = store
+        .remember_webhook_delivery(
+            &digest,
+            "users.*.delete",
+            now + chrono::Duration::hours(1),
+            until,
+        )
+        .await
+        .unwrap();
+    assert_eq!(relabelled, first, "the first sighting stays");
+    store
+        .remember_webhook_delivery(
+            &[8u8; 32],
+            "users.*.delete",
+            now,
+            now + chrono::Duration::days(30),
+        )
+        .await
+        .unwrap();
+
+    let feed = RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock) as Arc<dyn Clock>);
+    feed.purge().await.unwrap();
+    assert_eq!(count().await, 2, "nothing has expired yet");
+    clock.advance(DELIVERY_MEMORY + chrono::Duration::seconds(1));
+    feed.purge().await.unwrap();
+    assert_eq!(count().await, 1, "only the expired delivery went");
+
+    // Expired but not purged yet: the body counts as new.
+    let later = clock.now();
+    store
+        .remember_webhook_delivery(&digest, "users.*.update.name", now, until)
+        .await
+        .unwrap();
+    let renewed = store
+        .remember_webhook_delivery(&digest, "users.*.delete", later, later + DELIVERY_MEMORY)
+        .await
+        .unwrap();
+    assert_eq!(renewed.events, "users.*.delete");
+    assert_eq!(renewed.at.timestamp(), later.timestamp());
+}
+
 on_both_backends!(
+    remembered_webhook_deliveries_expire_and_are_purged,
     heartbeats_and_outages_are_shared_by_replicas,
     an_outage_being_recorded_is_still_seen,
     migrations_can_run_again_without_change,

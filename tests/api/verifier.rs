@@ -15,15 +15,20 @@ use crate::admin::create_key;
 use crate::helpers::{Backend, TestApp};
 use crate::oauth_helpers::{Harness, advance, tokens};
 
-fn verifier(app: &TestApp, feed: Option<Duration>) -> Verifier {
+/// A verifier of `app`'s tokens; with `feed`, following the revocation feed every interval,
+/// with the key given (if any).
+fn verifier(app: &TestApp, feed: Option<(Duration, Option<&str>)>) -> Verifier {
     let mut builder = Verifier::builder("http://localhost:8080")
         .audience("api")
         .jwks_url(app.url("/.well-known/jwks.json"))
         .min_refetch_interval(Duration::ZERO);
-    if let Some(interval) = feed {
+    if let Some((interval, key)) = feed {
         builder = builder
             .revocation_feed(interval)
             .revocations_url(app.url("/v1/revocations"));
+        if let Some(key) = key {
+            builder = builder.revocation_feed_key(key);
+        }
     }
     builder.build().unwrap()
 }
@@ -270,7 +275,11 @@ async fn a_revoked_key_is_rejected_once_the_verifier_refetches() {
 async fn the_feed_makes_revocations_reach_the_verifier_within_a_poll() {
     let harness = Harness::start(Backend::Postgres).await;
     let (_, admin) = create_key(&harness.db, AdminRole::Admin).await;
-    let verifier = verifier(&harness.app, Some(Duration::from_millis(200)));
+    let (_, reader) = create_key(&harness.db, AdminRole::Feed).await;
+    let verifier = verifier(
+        &harness.app,
+        Some((Duration::from_millis(200), Some(reader.as_str()))),
+    );
     let one = harness.login("u1").await;
     let two = harness.login("u2").await;
     let three = harness.login("u2").await;
@@ -299,15 +308,51 @@ async fn the_feed_makes_revocations_reach_the_verifier_within_a_poll() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     for (name, session) in [("one", &one), ("two", &two), ("three", &three)] {
         let result = verifier.verify(&session.access_token).await;
-        let feed = harness.app.get_json("/v1/revocations").await;
         assert!(
             matches!(result, Err(VerifyError::Revoked)),
-            "{name}: {result:?} {feed}"
+            "{name}: {result:?} {:?}",
+            verifier.feed_error()
         );
     }
     let other = harness.login("u3").await;
     verifier.verify(&other.access_token).await.unwrap();
     assert_eq!(verifier.feed_failures(), 0);
+    assert_eq!(verifier.feed_error(), None);
+}
+
+/// Without a key, or with a wrong one, the feed's 401 is reported as such — by
+/// `sync_revocations` and `feed_error` — and never read as "no revocations".
+#[tokio::test]
+async fn a_verifier_without_the_feed_key_reports_the_refusal() {
+    let harness = Harness::start(Backend::Sqlite).await;
+    let (_, reader) = create_key(&harness.db, AdminRole::Feed).await;
+    let wrong = format!("{}x", &reader[..reader.len() - 1]);
+    for key in [None, Some(wrong.as_str())] {
+        let verifier = verifier(&harness.app, Some((Duration::from_secs(3600), key)));
+        let synced = verifier.sync_revocations().await;
+        assert!(
+            matches!(synced, Err(VerifyError::RevocationsUnauthorized(_))),
+            "{key:?}: {synced:?}"
+        );
+        let reported = verifier.feed_error().unwrap();
+        assert!(reported.contains("401"), "{reported}");
+        assert!(
+            !reported.contains(&reader),
+            "the error does not show the key"
+        );
+        assert_eq!(verifier.revocations_synced_at(), None);
+    }
+    let verifier = verifier(
+        &harness.app,
+        Some((Duration::from_secs(3600), Some(reader.as_str()))),
+    );
+    verifier.sync_revocations().await.unwrap();
+    assert!(verifier.revocations_synced_at().is_some());
+    let builder = Verifier::builder("http://localhost:8080").revocation_feed_key(&reader);
+    assert!(
+        !format!("{builder:?}").contains(&reader),
+        "Debug hides the key"
+    );
 }
 
 #[tokio::test]

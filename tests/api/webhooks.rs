@@ -352,6 +352,141 @@ async fn a_replayed_password_or_status_event_spares_newer_sessions(backend: Back
     }
 }
 
+/// The events header is not signed. A genuine name change, replayed with its header changed
+/// to a deletion (or to "delete all sessions"), is refused with 409 and revokes nothing —
+/// neither the sessions that existed at the genuine event nor those created since.
+async fn a_delivery_relabelled_as_a_deletion_is_refused_and_revokes_nothing(backend: Backend) {
+    let harness = start(backend).await;
+    let before = two_sessions(&harness, "u1").await;
+    let body = user_body("u1", &server_now(&harness), true, &[]);
+    let genuine = Delivery::new("users.u1.update.name", body.clone());
+    assert_eq!(deliver(&harness, &genuine).await.status(), 200);
+    advance(&harness.app, Duration::from_secs(120));
+    let after = harness.login("u1").await;
+    let feed_rows = harness.count("select count(*) from revocations").await;
+
+    for relabel in ["users.u1.delete", "users.u1.sessions.delete"] {
+        // The same signed body: the signature still verifies.
+        let replayed = deliver(&harness, &Delivery::new(relabel, body.clone())).await;
+        assert_eq!(replayed.status(), 409, "{relabel}");
+        assert_eq!(
+            replayed.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = replayed.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains("other events"),
+            "{problem}"
+        );
+    }
+    // Again, to show it stays refused.
+    let again = deliver(&harness, &Delivery::new("users.u1.delete", body.clone())).await;
+    assert_eq!(again.status(), 409);
+
+    let mut sessions: Vec<&Tokens> = before.iter().map(|(_, t)| t).collect();
+    sessions.push(&after);
+    for session in sessions {
+        tokens(harness.app.refresh(&session.refresh_token).await).await;
+    }
+    assert_eq!(
+        harness.count("select count(*) from revocations").await,
+        feed_rows,
+        "a refused delivery wrote feed entries"
+    );
+    assert_eq!(
+        harness
+            .count("select count(*) from audit_events where event = 'webhook.refused'")
+            .await,
+        3
+    );
+    // The genuine event may still be redelivered.
+    assert_eq!(deliver(&harness, &genuine).await.status(), 200);
+}
+
+/// Redelivering a delivery (same body, same events, in any order) answers 200 again and is
+/// idempotent: a "delete all sessions" acts as of its first receipt, so the redelivery spares
+/// a session created since.
+async fn an_identical_redelivery_succeeds_and_is_idempotent(backend: Backend) {
+    let harness = start(backend).await;
+    let before = two_sessions(&harness, "u1").await;
+    let body = user_body("u1", "2026-08-03T10:00:00.000+00:00", true, &[]);
+    let delivery = Delivery::new("users.u1.sessions.delete", body.clone());
+    let first = deliver(&harness, &delivery).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.json::<Value>().await.unwrap()["changed_sessions"], 2);
+    for (_, session) in &before {
+        assert_revoked(&harness, session, "the first delivery").await;
+    }
+    advance(&harness.app, Duration::from_secs(120));
+    let after = harness.login("u1").await;
+    let audit_rows = harness.count("select count(*) from audit_events").await;
+
+    let mut reordered = Delivery::new("users.u1.sessions.delete", body);
+    let mut names: Vec<&str> = delivery.events.split(',').collect();
+    names.reverse();
+    reordered.events = names.join(", ");
+    for redelivery in [&delivery, &reordered] {
+        let again = deliver(&harness, redelivery).await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(
+            again.json::<Value>().await.unwrap(),
+            serde_json::json!({"status": "ok", "changed_sessions": 0}),
+            "the redelivery revoked a newer session"
+        );
+    }
+    tokens(harness.app.refresh(&after.refresh_token).await).await;
+    assert_eq!(
+        harness.count("select count(*) from audit_events").await,
+        audit_rows
+    );
+    assert_eq!(
+        harness
+            .count("select count(*) from webhook_deliveries")
+            .await,
+        1
+    );
+}
+
+/// A destructive event must name the payload's user (and session): a deletion whose body is
+/// another user's, or a session deletion naming another session, is refused with 422 and
+/// does nothing; the genuine delivery of the same body is still applied afterwards.
+async fn a_deletion_whose_body_names_another_user_is_refused(backend: Backend) {
+    let harness = start(backend).await;
+    let u1 = two_sessions(&harness, "u1").await;
+    let u2 = two_sessions(&harness, "u2").await;
+    let body = user_body("u2", &server_now(&harness), true, &[]);
+
+    let mismatched = deliver(&harness, &Delivery::new("users.u1.delete", body.clone())).await;
+    assert_eq!(mismatched.status(), 422);
+    assert_eq!(
+        mismatched.headers()["content-type"],
+        "application/problem+json"
+    );
+    let session = session_body("u1", &u1[0].0);
+    let other_session = deliver(
+        &harness,
+        &Delivery::new("users.u1.sessions.elsewhere.delete", session),
+    )
+    .await;
+    assert_eq!(other_session.status(), 422);
+    for (_, session) in u1.iter().chain(&u2) {
+        tokens(harness.app.refresh(&session.refresh_token).await).await;
+    }
+    assert_eq!(
+        harness
+            .count("select count(*) from audit_events where event = 'webhook.refused'")
+            .await,
+        2
+    );
+
+    let genuine = deliver(&harness, &Delivery::new("users.u2.delete", body)).await;
+    assert_eq!(genuine.status(), 200);
+    assert_eq!(
+        genuine.json::<Value>().await.unwrap()["changed_sessions"],
+        2
+    );
+}
+
 /// Missing or bad signatures, a body altered by one byte, another URL: 401, nothing changes.
 async fn unauthenticated_deliveries_are_refused_and_change_nothing(backend: Backend) {
     let harness = start(backend).await;
@@ -430,6 +565,9 @@ on_both_backends!(
     label_updates_reach_the_next_access_token_only_when_newer,
     a_replayed_password_or_status_event_spares_newer_sessions,
     unauthenticated_deliveries_are_refused_and_change_nothing,
+    a_delivery_relabelled_as_a_deletion_is_refused_and_revokes_nothing,
+    an_identical_redelivery_succeeds_and_is_idempotent,
+    a_deletion_whose_body_names_another_user_is_refused,
 );
 
 /// A signed delivery naming no event tokenmint acts on, or no event at all, is answered 200

@@ -2,7 +2,8 @@
 //! (no call to tokenmint per request) and follows the revocation feed.
 //!
 //! ```sh
-//! TOKENMINT_ISSUER=http://localhost:8080 cargo run -p tokenmint-verify --features axum --example orders_service
+//! TOKENMINT_ISSUER=http://localhost:8080 TOKENMINT_FEED_KEY=$(tokenmint admin-keys create --name orders --role feed) \
+//!     cargo run -p tokenmint-verify --features axum --example orders_service
 //! curl -H "Authorization: Bearer $ACCESS_TOKEN" localhost:3000/orders
 //! ```
 
@@ -38,10 +39,15 @@ async fn all_orders(VerifiedClaims(claims): VerifiedClaims) -> Result<Json<Value
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer =
         std::env::var("TOKENMINT_ISSUER").unwrap_or_else(|_| "http://localhost:8080".into());
-    let verifier = Verifier::builder(issuer)
+    // A key with the `feed` role (`tokenmint admin-keys create --name orders --role feed`):
+    // the revocation feed names users, so tokenmint requires one by default.
+    let mut builder = Verifier::builder(issuer)
         .audience("api")
-        .revocation_feed(Duration::from_secs(5))
-        .build()?;
+        .revocation_feed(Duration::from_secs(5));
+    if let Ok(key) = std::env::var("TOKENMINT_FEED_KEY") {
+        builder = builder.revocation_feed_key(key);
+    }
+    let verifier = builder.build()?;
     let app = Router::new()
         .route("/orders", get(list_orders))
         .route("/admin/orders", get(all_orders))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Validation};
 
-use crate::feed::FeedFailurePolicy;
+use crate::feed::{FeedFailurePolicy, FeedKey};
 use crate::jwks::ACCEPTED;
 use crate::{Verifier, VerifyError};
 
@@ -17,6 +17,7 @@ pub struct VerifierBuilder {
     pub(crate) jwks_url: Option<String>,
     pub(crate) feed_interval: Option<Duration>,
     pub(crate) feed_url: Option<String>,
+    pub(crate) feed_key: Option<FeedKey>,
     pub(crate) feed_policy: FeedFailurePolicy,
     pub(crate) leeway: Duration,
     pub(crate) min_refetch_interval: Duration,
@@ -35,6 +36,7 @@ impl VerifierBuilder {
             jwks_url: None,
             feed_interval: None,
             feed_url: None,
+            feed_key: None,
             feed_policy: FeedFailurePolicy::Open,
             leeway: Duration::from_secs(30),
             min_refetch_interval: Duration::from_secs(10),
@@ -61,6 +63,17 @@ impl VerifierBuilder {
     /// Tokio runtime when [`VerifierBuilder::build`] is called.
     pub fn revocation_feed(mut self, interval: Duration) -> Self {
         self.feed_interval = Some(interval);
+        self
+    }
+
+    /// Sends `key` as `Authorization: Bearer` on every poll of the revocation feed, which
+    /// tokenmint requires unless it runs with `TOKENMINT_REVOCATION_FEED_PUBLIC=true`: an admin
+    /// key with the `feed` role (`tokenmint admin-keys create --name orders --role feed`).
+    /// Without it, or with a wrong one, every poll fails with
+    /// [`VerifyError::RevocationsUnauthorized`] (see [`Verifier::feed_error`](crate::Verifier::feed_error)).
+    /// The key is never shown by `Debug`.
+    pub fn revocation_feed_key(mut self, key: impl Into<String>) -> Self {
+        self.feed_key = Some(FeedKey(key.into()));
         self
     }
 

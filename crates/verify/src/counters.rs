@@ -62,7 +62,10 @@ fn outcome(error: &VerifyError) -> &'static str {
         VerifyError::NotYetValid => "not_yet_valid",
         VerifyError::Revoked => "revoked",
         VerifyError::KeysUnavailable(_) => "keys_unavailable",
-        VerifyError::RevocationsUnavailable(_) => "revocations_unavailable",
+        // `verify` reports a refused feed as unavailable; kept together in one label.
+        VerifyError::RevocationsUnavailable(_) | VerifyError::RevocationsUnauthorized(_) => {
+            "revocations_unavailable"
+        }
         VerifyError::Config(_) => "config",
     }
 }

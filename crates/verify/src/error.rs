@@ -39,6 +39,14 @@ pub enum VerifyError {
     /// successful poll or once the last one is older than its `max_staleness`.
     #[error("the revocation feed is unavailable: {0}")]
     RevocationsUnavailable(String),
+    /// The revocation feed refused the verifier's credential (HTTP 401 or 403): no key was
+    /// set with [`VerifierBuilder::revocation_feed_key`](crate::VerifierBuilder::revocation_feed_key)
+    /// while the server requires one, or the key is wrong, revoked or of a role that may not
+    /// read it. Returned by [`Verifier::sync_revocations`](crate::Verifier::sync_revocations)
+    /// and kept in [`Verifier::feed_error`](crate::Verifier::feed_error); no revocation arrives
+    /// until it is fixed.
+    #[error("the revocation feed refused the key: {0}")]
+    RevocationsUnauthorized(String),
     /// The verifier's configuration is unusable.
     #[error("invalid verifier configuration: {0}")]
     Config(String),

@@ -33,6 +33,16 @@ pub enum FeedFailurePolicy {
     },
 }
 
+/// The credential sent on feed polls; `Debug` never shows it.
+#[derive(Clone)]
+pub(crate) struct FeedKey(pub(crate) String);
+
+impl std::fmt::Debug for FeedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FeedKey([redacted])")
+    }
+}
+
 /// One page of the feed.
 #[derive(Deserialize)]
 pub struct Page {
@@ -129,14 +139,34 @@ impl Revocations {
     }
 }
 
-/// Fetches one page.
-pub async fn fetch_page(http: &reqwest::Client, url: &str) -> Result<Page, VerifyError> {
+/// Fetches one page, with `key` as the bearer credential when there is one. A 401 or 403 is
+/// [`VerifyError::RevocationsUnauthorized`]: a missing or wrong key is a configuration error
+/// to report as such, not a passing outage.
+pub async fn fetch_page(
+    http: &reqwest::Client,
+    url: &str,
+    key: Option<&FeedKey>,
+) -> Result<Page, VerifyError> {
     let unavailable =
         |err: reqwest::Error| VerifyError::RevocationsUnavailable(err.without_url().to_string());
-    http.get(url)
-        .send()
-        .await
-        .map_err(unavailable)?
+    let mut request = http.get(url);
+    if let Some(key) = key {
+        request = request.bearer_auth(&key.0);
+    }
+    let response = request.send().await.map_err(unavailable)?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        let hint = if key.is_some() {
+            "the key given to revocation_feed_key is wrong, revoked or not allowed"
+        } else {
+            "the server requires a key: set revocation_feed_key (an admin key with the feed role)"
+        };
+        return Err(VerifyError::RevocationsUnauthorized(format!(
+            "HTTP {}: {hint}",
+            status.as_u16()
+        )));
+    }
+    response
         .error_for_status()
         .map_err(unavailable)?
         .json()
@@ -148,6 +178,9 @@ pub async fn fetch_page(http: &reqwest::Client, url: &str) -> Result<Page, Verif
 /// end.
 pub(crate) struct FeedState {
     pub(crate) url: String,
+    pub(crate) key: Option<FeedKey>,
+    /// Why the last poll failed; `None` once one succeeds.
+    pub(crate) last_error: Mutex<Option<String>>,
     policy: FeedFailurePolicy,
     pub(crate) revocations: RwLock<Revocations>,
     /// When the feed was last read to its end: monotonic for staleness, wall clock to report.
@@ -155,10 +188,12 @@ pub(crate) struct FeedState {
 }
 
 impl FeedState {
-    /// A feed at `url` not read yet.
-    pub(crate) fn new(url: String, policy: FeedFailurePolicy) -> Self {
+    /// A feed at `url`, polled with `key`, not read yet.
+    pub(crate) fn new(url: String, key: Option<FeedKey>, policy: FeedFailurePolicy) -> Self {
         Self {
             url,
+            key,
+            last_error: Mutex::default(),
             policy,
             revocations: RwLock::default(),
             synced: Mutex::default(),
@@ -179,13 +214,23 @@ impl FeedState {
             return Ok(());
         };
         let synced = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        let why = || {
+            self.last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|error| format!(" (last poll: {error})"))
+                .unwrap_or_default()
+        };
         match synced.map(|(at, _)| at.elapsed()) {
-            None => Err(VerifyError::RevocationsUnavailable(
-                "no successful poll of the revocation feed yet".into(),
-            )),
+            None => Err(VerifyError::RevocationsUnavailable(format!(
+                "no successful poll of the revocation feed yet{}",
+                why()
+            ))),
             Some(age) if age > max_staleness => Err(VerifyError::RevocationsUnavailable(format!(
-                "the revocation feed was last synced {} s ago",
-                age.as_secs()
+                "the revocation feed was last synced {} s ago{}",
+                age.as_secs(),
+                why()
             ))),
             Some(_) => Ok(()),
         }

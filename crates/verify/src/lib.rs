@@ -13,7 +13,11 @@
 //!   are never read: only the keys of the configured JWKS count.
 //! - Optionally, the revocation feed (`GET {issuer}/v1/revocations`) is polled in the
 //!   background: a token whose session was revoked, or issued before its user's not-before,
-//!   is rejected within one poll interval.
+//!   is rejected within one poll interval. The feed names users, so tokenmint requires a key
+//!   for it by default: pass an admin key with the `feed` role to
+//!   [`VerifierBuilder::revocation_feed_key`]. A refused key is reported
+//!   ([`VerifyError::RevocationsUnauthorized`] from [`Verifier::sync_revocations`],
+//!   [`Verifier::feed_error`]), never read as "no revocations".
 //!
 //! # When the JWKS endpoint is slow or down
 //!
@@ -59,10 +63,12 @@
 //! use std::time::Duration;
 //! use tokenmint_verify::Verifier;
 //!
-//! # async fn run(bearer: &str) -> Result<(), tokenmint_verify::VerifyError> {
+//! # async fn run(bearer: &str, feed_key: String) -> Result<(), tokenmint_verify::VerifyError> {
+//! // feed_key: from `tokenmint admin-keys create --name orders --role feed`, kept as a secret.
 //! let verifier = Verifier::builder("https://auth.example.com")
 //!     .audience("orders")
 //!     .revocation_feed(Duration::from_secs(5))
+//!     .revocation_feed_key(feed_key)
 //!     .build()?;
 //! let claims = verifier.verify(bearer).await?;
 //! println!("user {} (labels {:?})", claims.sub, claims.labels);

@@ -76,6 +76,7 @@ impl Verifier {
                 let url = config.feed_url.clone();
                 FeedState::new(
                     url.unwrap_or_else(|| format!("{base}/v1/revocations")),
+                    config.feed_key.clone(),
                     config.feed_policy,
                 )
             }),
@@ -183,6 +184,18 @@ impl Verifier {
     /// as soon as it can.
     pub async fn sync_revocations(&self) -> Result<(), VerifyError> {
         self.0.poll_feed().await
+    }
+
+    /// Why the last poll of the revocation feed failed (for example
+    /// [`VerifyError::RevocationsUnauthorized`]'s text when the key is missing or wrong);
+    /// `None` once a poll succeeds, or without a feed. Log or alert on it: while polls fail,
+    /// no revocation arrives.
+    pub fn feed_error(&self) -> Option<String> {
+        let feed = self.0.feed.as_ref()?;
+        feed.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How many JWKS fetches were started (successful or not; one at a time): for metrics and
@@ -333,6 +346,16 @@ impl Inner {
         let Some(feed) = &self.feed else {
             return Ok(());
         };
+        let polled = self.read_feed(feed).await;
+        *feed
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = polled.as_ref().err().map(|e| e.to_string());
+        polled
+    }
+
+    /// Reads `feed` from its last cursor (see [`Inner::poll_feed`]).
+    async fn read_feed(&self, feed: &FeedState) -> Result<(), VerifyError> {
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         // Bounded: a huge backlog is read over several polls rather than in one loop.
         for _ in 0..100 {
@@ -341,7 +364,7 @@ impl Inner {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
                 .next_url(&feed.url);
-            let page = fetch_page(&self.http, &url).await;
+            let page = fetch_page(&self.http, &url, feed.key.as_ref()).await;
             counters::feed_fetch(&page);
             let page = page?;
             let more = page.more;

@@ -103,7 +103,7 @@ pub struct ProblemBadRequest(Problem);
 )]
 pub struct ProblemUnauthorized(Problem);
 
-/// The admin key is valid but its role (`introspect`) does not allow this call.
+/// The admin key is valid but its role (`introspect`, `feed`) does not allow this call.
 #[derive(IntoResponses)]
 #[response(status = 403, content_type = "application/problem+json")]
 pub struct ProblemForbidden(Problem);
@@ -137,3 +137,15 @@ pub struct ProblemUnavailable(Problem);
 #[derive(IntoResponses)]
 #[response(status = 413, content_type = "application/problem+json")]
 pub struct ProblemPayloadTooLarge(Problem);
+
+/// A signed webhook body already received under other events: the events header is not
+/// signed, so this is someone re-labelling a captured delivery. Nothing is done.
+#[derive(IntoResponses)]
+#[response(status = 409, content_type = "application/problem+json")]
+pub struct ProblemConflict(Problem);
+
+/// A signed webhook delivery whose event names disagree with its payload (another user or
+/// session, or no concrete name for a revocation). Nothing is done.
+#[derive(IntoResponses)]
+#[response(status = 422, content_type = "application/problem+json")]
+pub struct ProblemUnprocessable(Problem);

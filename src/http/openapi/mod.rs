@@ -95,7 +95,8 @@ impl Modify for SecuritySchemes {
                 "tma_…",
                 "An admin key (`tokenmint admin-keys create`) as `Authorization: Bearer tma_…`. \
                  The admin API needs the `admin` role; introspection accepts `admin` or \
-                 `introspect`.",
+                 `introspect`; the revocation feed accepts any role, `feed` being the one \
+                 meant for verifiers (and no key when `TOKENMINT_REVOCATION_FEED_PUBLIC=true`).",
             ),
         );
         components.add_security_scheme(
