@@ -451,13 +451,16 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_batch_fails_each_of_its_items_with_the_same_kind_of_error() {
-        let runner = recorder(10);
+        // Long enough for the three below to queue even on a loaded machine.
+        let runner = recorder(200);
         let batcher = Batcher::new(Arc::clone(&runner), 1, 64);
         let first = {
             let batcher = batcher.clone();
             tokio::spawn(async move { batcher.submit((9, 9)).await })
         };
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        while runner.running.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         // These three queue behind the first batch and then run together, failing together.
         let results = submit_all(&batcher, &[(1, 1), (2, 0), (3, 3)]).await;
         assert_eq!(first.await.unwrap().unwrap(), 9);
