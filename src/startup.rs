@@ -265,6 +265,7 @@ pub fn token_policy(config: &Config) -> TokenPolicy {
         grace: duration(config.refresh_grace),
         claims: config.claims.clone(),
         self_service_audience: config.self_service_audience.clone(),
+        allow_impersonation: config.allow_impersonation,
     }
 }
 
@@ -315,6 +316,10 @@ fn identity_provider(
     )
     .map_err(|err| anyhow::anyhow!("cannot build the Appwrite client: {err}"))?
     .with_events(Arc::clone(events));
+    let client = match config.appwrite_oauth_issuer() {
+        Some(issuer) => client.with_oauth(&issuer, config.appwrite_oauth_client_ids.clone()),
+        None => client,
+    };
     metrics.watch_circuit(client.circuit_breaker());
     Ok(Some(Arc::new(client)))
 }

@@ -1,14 +1,16 @@
 //! The Appwrite client: asks Appwrite once who a session proof belongs to. Implements the
 //! domain's [`IdentityProvider`] port; Appwrite's wire details stay in this module.
 //!
-//! It sends only `X-Appwrite-Project` and the proof (`X-Appwrite-JWT` or
-//! `X-Appwrite-Session`): never an `Origin`, a cookie or an API key. It never logs the proof
-//! and never passes Appwrite's body on. The error `type` decides the outcome, not the status
-//! alone (appwrite-contract.md §3).
+//! It sends only `X-Appwrite-Project`, the response format it reads
+//! ([`RESPONSE_FORMAT`]) and the proof (`X-Appwrite-JWT` or `X-Appwrite-Session`): never an
+//! `Origin`, a cookie or an API key. It never logs the proof and never passes Appwrite's body
+//! on. The error `type` decides the outcome, not the status alone (appwrite-contract.md §3).
+//! Tokens of Appwrite's OAuth2 server are verified locally instead ([`oauth`]).
 
 pub mod breaker;
 mod lossy;
 pub mod model;
+pub mod oauth;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -24,12 +26,19 @@ use serde::de::DeserializeOwned;
 
 use self::breaker::{CircuitBreaker, Outcome};
 use self::model::{Account, AppwriteSession, ErrorBody, JwtPayload};
+use self::oauth::{OAuthTokenKind, OAuthVerifier};
 use crate::domain::events::{Events, IdentityOutcome, NoEvents};
 use crate::domain::ports::{
     BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
 };
 use crate::domain::session::UserSnapshot;
 use crate::domain::text::is_identifier;
+
+/// `X-Appwrite-Response-Format`: the model version this client reads (appwrite-contract.md
+/// §2: every version from 1.9.0 has the fields read here, `impersonatorUserId` included).
+/// Pinned, as Appwrite's SDKs pin theirs, so that a newer Appwrite answers the shapes this
+/// client was written against; fields it adds are ignored anyway.
+pub const RESPONSE_FORMAT: &str = "1.9.0";
 
 /// Seconds to wait after a 429 when Appwrite gives no usable `X-RateLimit-Reset`.
 const DEFAULT_RATE_LIMIT_WAIT: u64 = 60;
@@ -43,6 +52,7 @@ pub struct AppwriteClient {
     timeout: Duration,
     breaker: Arc<CircuitBreaker>,
     events: Arc<dyn Events>,
+    oauth: Option<Arc<OAuthVerifier>>,
 }
 
 impl std::fmt::Debug for AppwriteClient {
@@ -51,6 +61,7 @@ impl std::fmt::Debug for AppwriteClient {
             .field("endpoint", &self.endpoint)
             .field("project_id", &self.project_id)
             .field("timeout", &self.timeout)
+            .field("oauth", &self.oauth)
             .finish_non_exhaustive()
     }
 }
@@ -88,7 +99,19 @@ impl AppwriteClient {
             timeout,
             breaker: Arc::default(),
             events: Arc::new(NoEvents),
+            oauth: None,
         })
+    }
+
+    /// Also accepts the tokens of the project's OAuth2 server at `issuer` issued to one of
+    /// `client_ids` (verified locally, see [`oauth`]).
+    pub fn with_oauth(mut self, issuer: &str, client_ids: Vec<String>) -> Self {
+        self.oauth = Some(Arc::new(OAuthVerifier::new(
+            self.http.clone(),
+            issuer.trim_end_matches('/'),
+            client_ids,
+        )));
+        self
     }
 
     /// The circuit breaker in front of Appwrite (its state is exported as a metric).
@@ -115,6 +138,7 @@ impl AppwriteClient {
             self.http
                 .get(&url)
                 .header("X-Appwrite-Project", &self.project_id)
+                .header("X-Appwrite-Response-Format", RESPONSE_FORMAT)
                 .header(header, proof.expose_secret())
                 .send()
         };
@@ -177,6 +201,22 @@ impl AppwriteClient {
 #[async_trait]
 impl IdentityProvider for AppwriteClient {
     async fn verify(&self, proof: &SubjectProof) -> Result<VerifiedLogin, IdentityError> {
+        let oauth_kind = match proof {
+            SubjectProof::AppwriteOAuthAccessToken(token) => {
+                Some((token, OAuthTokenKind::AccessToken))
+            }
+            SubjectProof::AppwriteOAuthIdToken(token) => Some((token, OAuthTokenKind::IdToken)),
+            SubjectProof::AppwriteJwt(_) | SubjectProof::AppwriteSession(_) => None,
+        };
+        if let Some((token, kind)) = oauth_kind {
+            // Verified locally: Appwrite's API is not asked, so its breaker is not involved.
+            let oauth = self.oauth.as_ref().ok_or(IdentityError::NotAccepted)?;
+            let started = Instant::now();
+            let result = oauth.verify(token, kind).await;
+            self.events
+                .identity_verified(outcome_of(&result), started.elapsed());
+            return result;
+        }
         let permit = self
             .breaker
             .permit()
@@ -185,6 +225,8 @@ impl IdentityProvider for AppwriteClient {
             match proof {
                 SubjectProof::AppwriteJwt(jwt) => self.verify_jwt(jwt).await,
                 SubjectProof::AppwriteSession(session) => self.verify_session(session).await,
+                SubjectProof::AppwriteOAuthAccessToken(_)
+                | SubjectProof::AppwriteOAuthIdToken(_) => Err(IdentityError::NotAccepted),
             }
         };
         let started = Instant::now();
@@ -212,7 +254,7 @@ impl IdentityProvider for AppwriteClient {
 fn outcome_of(result: &Result<VerifiedLogin, IdentityError>) -> IdentityOutcome {
     match result {
         Ok(_) => IdentityOutcome::Verified,
-        Err(IdentityError::Rejected) => IdentityOutcome::Rejected,
+        Err(IdentityError::Rejected | IdentityError::NotAccepted) => IdentityOutcome::Rejected,
         Err(IdentityError::Blocked) => IdentityOutcome::Blocked,
         Err(IdentityError::PasswordResetRequired) => IdentityOutcome::PasswordResetRequired,
         Err(IdentityError::MoreFactorsRequired) => IdentityOutcome::MoreFactorsRequired,
@@ -306,6 +348,10 @@ fn login(account: Account, appwrite_session_id: String) -> Result<VerifiedLogin,
             labels: account.labels,
         },
         updated_at_ms,
+        impersonator: account
+            .impersonator_user_id
+            .filter(|id| !id.is_empty() && is_identifier(id)),
+        vouched_at: None,
     })
 }
 

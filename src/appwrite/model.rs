@@ -26,6 +26,10 @@ pub struct Account {
     /// Whether the email is verified.
     #[serde(rename = "emailVerification", default)]
     pub email_verification: bool,
+    /// Who is impersonating the user in this request (appwrite-contract.md §2: `null` unless
+    /// impersonating; absent before format 1.9.0).
+    #[serde(rename = "impersonatorUserId", default)]
+    pub impersonator_user_id: Option<String>,
 }
 
 /// `GET /v1/account/sessions/current` → the Session model.

@@ -94,6 +94,9 @@ pub const VARIABLES: &[&str] = &[
     "TOKENMINT_SHUTDOWN_TIMEOUT",
     "TOKENMINT_METRICS_LISTEN",
     "TOKENMINT_REVOCATION_FEED_PUBLIC",
+    "APPWRITE_OAUTH_CLIENT_IDS",
+    "APPWRITE_OAUTH_ISSUER",
+    "TOKENMINT_IMPERSONATION",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -280,6 +283,16 @@ pub struct Config {
     /// by default (`false`) it needs an admin key (role `feed`, `introspect` or `admin`),
     /// because it names Appwrite users and when they were revoked.
     pub revocation_feed_public: bool,
+    /// `APPWRITE_OAUTH_CLIENT_IDS`: the OAuth client ids of the project's Appwrite OAuth2
+    /// server whose access and ID tokens may be exchanged (their `aud`); empty by default,
+    /// which refuses those token types.
+    pub appwrite_oauth_client_ids: Vec<String>,
+    /// `APPWRITE_OAUTH_ISSUER`: the `iss` of those tokens; by default
+    /// `{APPWRITE_ENDPOINT}/oauth2/{APPWRITE_PROJECT_ID}`, Appwrite Cloud's form.
+    pub appwrite_oauth_issuer: Option<String>,
+    /// `TOKENMINT_IMPERSONATION`: `allow` (default; the tokens carry `act`) or `deny` (refuse
+    /// an exchange Appwrite reports as an impersonation).
+    pub allow_impersonation: bool,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -471,9 +484,48 @@ impl Config {
                 "false",
                 parse_bool,
             )?,
+            appwrite_oauth_client_ids: raw.parse("APPWRITE_OAUTH_CLIENT_IDS", "", |v| {
+                if v.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    parse_audiences(v)
+                        .map_err(|_| "expected a comma-separated list of OAuth client ids".into())
+                }
+            })?,
+            appwrite_oauth_issuer: raw
+                .optional("APPWRITE_OAUTH_ISSUER")
+                .map(|v| {
+                    parse_http_url(&v)
+                        .map(|_| v.trim_end_matches('/').to_owned())
+                        .map_err(|problem| ConfigError::Invalid {
+                            variable: "APPWRITE_OAUTH_ISSUER",
+                            problem: format!("{v:?} is not valid: {problem}"),
+                        })
+                })
+                .transpose()?,
+            allow_impersonation: raw.parse("TOKENMINT_IMPERSONATION", "allow", |v| match v {
+                "allow" => Ok(true),
+                "deny" => Ok(false),
+                _ => Err("expected `allow` or `deny`".into()),
+            })?,
             issuer,
             key_reload_interval: Duration::from_secs(30),
         })
+    }
+
+    /// The issuer of the Appwrite OAuth2 server's tokens, when they are accepted:
+    /// `APPWRITE_OAUTH_ISSUER`, or `{APPWRITE_ENDPOINT}/oauth2/{APPWRITE_PROJECT_ID}`.
+    pub fn appwrite_oauth_issuer(&self) -> Option<String> {
+        if self.appwrite_oauth_client_ids.is_empty() {
+            return None;
+        }
+        let project = self.appwrite_project_id.as_ref()?;
+        Some(self.appwrite_oauth_issuer.clone().unwrap_or_else(|| {
+            format!(
+                "{}/oauth2/{project}",
+                self.appwrite_endpoint.as_str().trim_end_matches('/')
+            )
+        }))
     }
 
     /// The issuer joined with an absolute path, without a doubled slash.

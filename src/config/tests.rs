@@ -399,3 +399,54 @@ fn sqlite_commits_are_crash_safe_by_default_and_power_safe_on_request() {
     let full = load(&[("TOKENMINT_SQLITE_SYNCHRONOUS", "full")]).unwrap();
     assert_eq!(full.sqlite_synchronous, SqliteSync::Full);
 }
+
+#[test]
+fn appwrite_oauth2_tokens_are_accepted_only_for_named_clients() {
+    let config = load(&[("APPWRITE_PROJECT_ID", "p1")]).unwrap();
+    assert_eq!(
+        config.appwrite_oauth_issuer(),
+        None,
+        "no client ids: refused"
+    );
+    assert!(config.allow_impersonation);
+
+    let config = load(&[
+        ("APPWRITE_PROJECT_ID", "p1"),
+        ("APPWRITE_ENDPOINT", "https://fra.cloud.appwrite.io/v1/"),
+        ("APPWRITE_OAUTH_CLIENT_IDS", "web, mobile"),
+    ])
+    .unwrap();
+    assert_eq!(config.appwrite_oauth_client_ids, ["web", "mobile"]);
+    assert_eq!(
+        config.appwrite_oauth_issuer().as_deref(),
+        Some("https://fra.cloud.appwrite.io/v1/oauth2/p1")
+    );
+    let config = load(&[
+        ("APPWRITE_PROJECT_ID", "p1"),
+        ("APPWRITE_OAUTH_CLIENT_IDS", "web"),
+        (
+            "APPWRITE_OAUTH_ISSUER",
+            "https://auth.example.com/v1/oauth2/p1",
+        ),
+        ("TOKENMINT_IMPERSONATION", "deny"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.appwrite_oauth_issuer().as_deref(),
+        Some("https://auth.example.com/v1/oauth2/p1")
+    );
+    assert!(!config.allow_impersonation);
+
+    assert_eq!(
+        error_variable(&[("APPWRITE_OAUTH_CLIENT_IDS", "web,,mobile")]),
+        "APPWRITE_OAUTH_CLIENT_IDS"
+    );
+    assert_eq!(
+        error_variable(&[("APPWRITE_OAUTH_ISSUER", "ftp://x")]),
+        "APPWRITE_OAUTH_ISSUER"
+    );
+    assert_eq!(
+        error_variable(&[("TOKENMINT_IMPERSONATION", "maybe")]),
+        "TOKENMINT_IMPERSONATION"
+    );
+}

@@ -176,6 +176,7 @@ fn demo_config(scratch: &Path, port: u16, appwrite_endpoint: &str) -> anyhow::Re
         ("TOKENMINT_ISSUER", format!("http://127.0.0.1:{port}")),
         ("APPWRITE_ENDPOINT", appwrite_endpoint.to_owned()),
         ("APPWRITE_PROJECT_ID", PROJECT_ID.to_owned()),
+        ("APPWRITE_OAUTH_CLIENT_IDS", steps::OAUTH_CLIENT.to_owned()),
         ("TOKENMINT_REFRESH_GRACE", GRACE.to_owned()),
         ("TOKENMINT_SHUTDOWN_DELAY", "0s".to_owned()),
     ];

@@ -155,7 +155,7 @@ pub fn abbreviate(text: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// A step's heading: `== 3/7 Refresh`.
+/// A step's heading: `== 3/8 Refresh`.
 pub fn heading(number: usize, title: &str) {
     println!("\n== {number}/{} {title}\n", super::steps::STEPS);
 }

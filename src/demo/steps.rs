@@ -1,6 +1,6 @@
 //! The walk-through: exchange → verify → refresh → grace retry → reuse detection → admin
-//! revocation → revocation feed, each step against the running server, over HTTP, and
-//! checked: an unexpected answer stops the demo with an error.
+//! revocation → revocation feed → an Appwrite OAuth2-server token, each step against the
+//! running server, over HTTP, and checked: an unexpected answer stops the demo with an error.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use crate::domain::admin_keys::{AdminKeys, AdminRole};
 use crate::domain::audit::{Actor, RequestContext};
 
 /// How many steps the walk-through has.
-pub const STEPS: usize = 7;
+pub const STEPS: usize = 8;
 /// The demo's Appwrite user.
 pub const USER: &str = "demo";
 /// RFC 8693's grant type.
@@ -25,6 +25,10 @@ pub const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const APPWRITE_JWT: &str = "urn:tokenmint:params:token-type:appwrite-jwt";
 /// The audience tokens are issued for (tokenmint's default).
 pub const AUDIENCE: &str = "api";
+/// The demo app's client id at the stand-in's OAuth2 server (`APPWRITE_OAUTH_CLIENT_IDS`).
+pub const OAUTH_CLIENT: &str = "demo-app";
+/// The subject-token type of an access token (RFC 8693 §3).
+pub const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// What the steps work with.
 pub struct Tour<'a> {
@@ -89,6 +93,9 @@ pub async fn walk_through(tour: &Tour<'_>) -> anyhow::Result<String> {
 
     heading(7, "The revocation feed");
     feed_step(tour, &admin_key, &[&sid, &second_sid]).await?;
+
+    heading(8, "Sign in through Appwrite's OAuth2 server instead");
+    oauth_step(tour).await?;
     Ok(admin_key)
 }
 
@@ -245,6 +252,54 @@ async fn feed_step(tour: &Tour<'_>, key: &str, sids: &[&str]) -> anyhow::Result<
          sessions' access tokens at once."
     );
     Ok(())
+}
+
+/// An access token of the stand-in's OAuth2 server, exchanged and verified locally.
+async fn oauth_step(tour: &Tour<'_>) -> anyhow::Result<()> {
+    println!(
+        "An app that signs users in through Appwrite's OAuth2 server holds Appwrite's own RS256\n\
+         access token (typ at+jwt) and no Appwrite session. tokenmint accepts it for the OAuth\n\
+         clients in APPWRITE_OAUTH_CLIENT_IDS (here {OAUTH_CLIENT}) and checks it locally against\n\
+         the project's JWKS, found through {}/.well-known/openid-configuration:",
+        tour.appwrite.oauth_issuer()
+    );
+    let token = tour.appwrite.oauth_access_token(USER, OAUTH_CLIENT);
+    let account_calls = account_calls(tour);
+    let answer = Call::post_form(
+        format!("{}/oauth/token", tour.base),
+        vec![
+            ("grant_type", EXCHANGE.to_owned()),
+            ("subject_token_type", ACCESS_TOKEN.to_owned()),
+            ("subject_token", token),
+        ],
+    )
+    .run(&tour.client)
+    .await?;
+    expect(
+        answer.status == 200,
+        "the OAuth2 access token to be exchanged",
+    )?;
+    expect(
+        account_calls == self::account_calls(tour),
+        "no call to Appwrite's account API",
+    )?;
+    println!(
+        "\nAppwrite's account API was not called: the stand-in served its discovery document\n\
+         {} time(s) and its JWKS {} time(s), which tokenmint caches (Cache-Control) and fetches\n\
+         again only for a key id it has not seen.",
+        tour.appwrite.oauth_discovery_fetches(),
+        tour.appwrite.oauth_jwks_fetches()
+    );
+    Ok(())
+}
+
+/// How many requests the stand-in's account API has answered.
+fn account_calls(tour: &Tour<'_>) -> usize {
+    tour.appwrite
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/v1/account"))
+        .count()
 }
 
 /// Creates an admin key as `tokenmint admin-keys create` does: through the database, with the

@@ -15,16 +15,20 @@ pub enum Actor {
     System,
     /// An operator, by admin key id.
     Admin(String),
+    /// Someone Appwrite reported as impersonating the user, by Appwrite user id.
+    Impersonator(String),
 }
 
 impl Actor {
-    /// The stored form: `user`, `appwrite`, `system` or `admin:<key id>`.
+    /// The stored form: `user`, `appwrite`, `system`, `admin:<key id>` or
+    /// `impersonator:<Appwrite user id>`.
     pub fn as_string(&self) -> String {
         match self {
             Self::User => "user".into(),
             Self::Appwrite => "appwrite".into(),
             Self::System => "system".into(),
             Self::Admin(id) => format!("admin:{id}"),
+            Self::Impersonator(id) => format!("impersonator:{id}"),
         }
     }
 }

@@ -138,6 +138,8 @@ pub enum InvalidGrantReason {
     MoreFactorsRequired,
     /// The user or the Appwrite session was revoked while the exchange was being checked.
     RevokedDuringExchange,
+    /// Appwrite reports someone impersonating the user, and `TOKENMINT_IMPERSONATION=deny`.
+    ImpersonationDenied,
 }
 
 /// What a client is told about an unusable refresh token, whatever the reason.
@@ -145,7 +147,7 @@ const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or re
 
 impl InvalidGrantReason {
     /// Every reason.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::UnknownToken,
         Self::ForgedToken,
         Self::SessionEnded,
@@ -156,6 +158,7 @@ impl InvalidGrantReason {
         Self::PasswordResetRequired,
         Self::MoreFactorsRequired,
         Self::RevokedDuringExchange,
+        Self::ImpersonationDenied,
     ];
 
     /// Its name in metrics.
@@ -171,6 +174,7 @@ impl InvalidGrantReason {
             Self::PasswordResetRequired => "password_reset_required",
             Self::MoreFactorsRequired => "more_factors_required",
             Self::RevokedDuringExchange => "revoked_during_exchange",
+            Self::ImpersonationDenied => "impersonation_denied",
         }
     }
 
@@ -188,6 +192,7 @@ impl InvalidGrantReason {
             Self::RevokedDuringExchange => {
                 "the sign-in was revoked while it was being checked; sign in again"
             }
+            Self::ImpersonationDenied => "impersonated sign-ins are not accepted",
         }
     }
 }

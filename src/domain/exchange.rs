@@ -17,6 +17,10 @@ use crate::clock::later;
 pub const APPWRITE_JWT_TOKEN_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-jwt";
 /// `subject_token_type` of an Appwrite session value.
 pub const APPWRITE_SESSION_TOKEN_TYPE: &str = "urn:tokenmint:params:token-type:appwrite-session";
+/// `subject_token_type` of an access token of Appwrite's OAuth2 server (RFC 8693 §3).
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// `subject_token_type` of an ID token of Appwrite's OAuth2 server (RFC 8693 §3).
+pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
 
 /// Longest subject token accepted: Appwrite JWTs and session values are a few hundred bytes.
 const MAX_SUBJECT_TOKEN_LEN: usize = 4096;
@@ -85,11 +89,25 @@ impl TokenService {
         let valid = self.validate_exchange(&request)?;
         // Taken before Appwrite is asked: a revocation recorded after this moment may not be
         // reflected in Appwrite's answer, so it refuses the session (see `create_session`).
-        let verified_at = self.clock.now();
+        let asked_at = self.clock.now();
         let login = identity
             .verify(&valid.proof)
             .await
             .map_err(identity_error)?;
+        // A token verified locally was vouched for when Appwrite issued it: a revocation since
+        // then refuses it too.
+        let verified_at = login.vouched_at.map_or(asked_at, |at| at.min(asked_at));
+        if let Some(impersonator) = &login.impersonator
+            && !self.policy.allow_impersonation
+        {
+            tracing::info!(
+                impersonator = %impersonator,
+                "exchange refused: Appwrite reports an impersonation and TOKENMINT_IMPERSONATION=deny"
+            );
+            return Err(TokenError::invalid_grant(
+                InvalidGrantReason::ImpersonationDenied,
+            ));
+        }
         // Counted only once Appwrite has vouched (the user is unknown before), and before
         // anything is written: a refused exchange creates no session.
         if let Err(limited) = self.user_limit.check_user(&login.user_id) {
@@ -101,9 +119,14 @@ impl TokenService {
         let now = self.clock.now();
         let session = self.new_session(valid, login, &request.context, now);
         let refresh_token = RefreshToken::first(&self.validators)?;
+        // An impersonated sign-in is recorded as the impersonator's act, not the user's.
+        let actor = session
+            .impersonator
+            .clone()
+            .map_or(Actor::User, Actor::Impersonator);
         let audit = AuditEvent::session(
             "session.created",
-            Actor::User,
+            actor,
             &session.user_id,
             session.id,
             None,
@@ -145,6 +168,8 @@ impl TokenService {
         let proof = match request.subject_token_type.as_deref() {
             Some(APPWRITE_JWT_TOKEN_TYPE) => SubjectProof::AppwriteJwt(token),
             Some(APPWRITE_SESSION_TOKEN_TYPE) => SubjectProof::AppwriteSession(token),
+            Some(ACCESS_TOKEN_TYPE) => SubjectProof::AppwriteOAuthAccessToken(token),
+            Some(ID_TOKEN_TYPE) => SubjectProof::AppwriteOAuthIdToken(token),
             Some(_) => {
                 return Err(TokenError::invalid_request(
                     "unsupported subject_token_type",
@@ -235,6 +260,7 @@ impl TokenService {
             // Stored and issued exactly alike: NUL replaced, lengths bounded.
             claims: login.snapshot.into_storable(),
             claims_updated_at_ms: login.updated_at_ms,
+            impersonator: login.impersonator,
         }
     }
 }
@@ -244,6 +270,10 @@ impl TokenService {
 fn identity_error(err: IdentityError) -> TokenError {
     match err {
         IdentityError::Rejected => TokenError::invalid_grant(InvalidGrantReason::SubjectRejected),
+        // RFC 8693 §2.2.2: a subject token type the server does not support.
+        IdentityError::NotAccepted => TokenError::invalid_request(
+            "unsupported subject_token_type: this server accepts no Appwrite OAuth2 tokens",
+        ),
         IdentityError::Blocked => TokenError::invalid_grant(InvalidGrantReason::UserBlocked),
         IdentityError::PasswordResetRequired => {
             TokenError::invalid_grant(InvalidGrantReason::PasswordResetRequired)

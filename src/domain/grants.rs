@@ -36,6 +36,9 @@ pub struct TokenPolicy {
     /// `TOKENMINT_SELF_SERVICE_AUDIENCE`: when set, the only audience whose access tokens may
     /// act on their user's own sessions (`/v1/me`, revocation by access token).
     pub self_service_audience: Option<String>,
+    /// `TOKENMINT_IMPERSONATION`: whether a login Appwrite reports as an impersonation may be
+    /// exchanged (its tokens then carry `act`).
+    pub allow_impersonation: bool,
 }
 
 impl TokenPolicy {

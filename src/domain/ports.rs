@@ -477,13 +477,17 @@ pub trait Availability: Send + Sync + 'static {
     ) -> Result<Vec<Outage>, StoreError>;
 }
 
-/// Proof of an Appwrite session, as handed over by the app.
+/// Proof of an Appwrite login, as handed over by the app (or its back end).
 #[derive(Debug, Clone)]
 pub enum SubjectProof {
-    /// An Appwrite JWT from `account.createJWT()`.
+    /// An Appwrite JWT from `account.createJWT()` or the server's `users.createJWT()`.
     AppwriteJwt(SecretString),
     /// The session value (the `a_session_<project>` cookie value).
     AppwriteSession(SecretString),
+    /// An access token of the project's Appwrite OAuth2 server.
+    AppwriteOAuthAccessToken(SecretString),
+    /// An ID token of the project's Appwrite OAuth2 server.
+    AppwriteOAuthIdToken(SecretString),
 }
 
 /// What the identity provider vouched for.
@@ -497,6 +501,12 @@ pub struct VerifiedLogin {
     pub snapshot: UserSnapshot,
     /// The user's `$updatedAt`, in unix milliseconds.
     pub updated_at_ms: i64,
+    /// Who acts as the user, when Appwrite says someone does (its `impersonatorUserId`, or an
+    /// OAuth2 token's `act.sub`).
+    pub impersonator: Option<String>,
+    /// When Appwrite vouched for the login, when that was before it was asked: the issue time
+    /// of a token verified locally. `None`: Appwrite vouched just now.
+    pub vouched_at: Option<DateTime<Utc>>,
 }
 
 /// Why the identity provider did not vouch for a proof.
@@ -526,6 +536,10 @@ pub enum IdentityError {
     /// The provider is down, slow, or answered something unreadable.
     #[error("the identity provider is unavailable")]
     Unavailable(#[source] BoxError),
+    /// This kind of proof is not accepted by this configuration (Appwrite OAuth2 tokens
+    /// without `APPWRITE_OAUTH_CLIENT_IDS`).
+    #[error("this kind of subject token is not accepted")]
+    NotAccepted,
     /// The provider failed repeatedly and is not being called for a while.
     #[error("the identity provider is failing; not calling it for now")]
     CircuitOpen {

@@ -183,6 +183,9 @@ pub struct Session {
     pub claims: UserSnapshot,
     /// Appwrite's `$updatedAt` of the snapshot, in unix milliseconds.
     pub claims_updated_at_ms: i64,
+    /// Who acted as the user when the session was created, when Appwrite reported an
+    /// impersonation; its access tokens carry it as `act`.
+    pub impersonator: Option<String>,
 }
 
 /// What an access token is made from: the part of a session the grants need. The refresh
@@ -205,6 +208,8 @@ pub struct Grant {
     pub absolute_expires_at: DateTime<Utc>,
     /// The snapshot claims.
     pub claims: UserSnapshot,
+    /// The `act.sub` claim: who acts as the user, if anyone.
+    pub impersonator: Option<String>,
 }
 
 impl Session {
@@ -219,6 +224,7 @@ impl Session {
             auth_time: self.auth_time,
             absolute_expires_at: self.absolute_expires_at,
             claims: self.claims.clone(),
+            impersonator: self.impersonator.clone(),
         }
     }
 

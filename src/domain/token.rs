@@ -208,6 +208,10 @@ pub fn access_claims(
         email_verified: (wants("email_verified") && has_email).then_some(user.email_verified),
         name: (wants("name") && !user.name.is_empty()).then(|| user.name.clone()),
         labels: wants("labels").then(|| user.labels.clone()),
+        act: session
+            .impersonator
+            .clone()
+            .map(|sub| tokenmint_token::Actor { sub }),
     }
 }
 

@@ -23,8 +23,12 @@ pub struct SessionView {
     user_id: String,
     /// The client given at exchange.
     client_id: Option<String>,
-    /// The Appwrite session the login came from.
+    /// The Appwrite session the login came from; empty for a login by an Appwrite OAuth2
+    /// token, which names no Appwrite session.
     appwrite_session_id: String,
+    /// Who acted as the user at sign-in, when Appwrite reported an impersonation (the access
+    /// tokens' `act.sub`); null for the user themselves.
+    impersonator: Option<String>,
     /// The access tokens' audience.
     audience: String,
     /// The granted scope.
@@ -66,6 +70,7 @@ impl SessionView {
             user_id: session.user_id.clone(),
             client_id: session.client_id.clone(),
             appwrite_session_id: session.appwrite_session_id.clone(),
+            impersonator: session.impersonator.clone(),
             audience: session.audience.clone(),
             scope: session.scope.clone(),
             device_name: session.device_name.clone(),
@@ -130,7 +135,8 @@ pub struct AuditView {
     /// What happened (`session.created`, `session.revoked`, `refresh_token.reuse_detected`,
     /// `key.rotated`, …).
     event: String,
-    /// Who did it (`user`, `system`, `appwrite`, `admin:<key id>`, …).
+    /// Who did it (`user`, `system`, `appwrite`, `admin:<key id>`, `impersonator:<Appwrite
+    /// user id>`, …).
     actor: String,
     user_id: Option<String>,
     #[schema(format = "uuid")]

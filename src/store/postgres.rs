@@ -286,7 +286,8 @@ mod sql {
             "s.session_id::text as session_id, s.user_id, s.client_id, s.appwrite_session_id, \
              s.audience, s.scope, s.auth_time, s.created_at, s.last_used_at, \
              s.absolute_expires_at, s.idle_expires_at, s.revoked_at, s.revoked_reason, \
-             s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms"
+             s.device_name, s.user_agent, s.ip, s.claims::text as claims, s.claims_updated_at_ms, \
+             s.impersonator"
         };
     }
 
@@ -294,7 +295,7 @@ mod sql {
     macro_rules! grant_columns {
         () => {
             "s.session_id::text as session_id, s.user_id, s.client_id, s.audience, s.scope, \
-             s.auth_time, s.absolute_expires_at, s.claims::text as claims"
+             s.auth_time, s.absolute_expires_at, s.claims::text as claims, s.impersonator"
         };
     }
 
@@ -320,16 +321,16 @@ select kid, alg, state, public_jwk, private_key_sealed, created_at, activates_at
 from signing_keys
 order by created_at, kid";
 
-    /// Inserts the session unless, at `$20` (when Appwrite was asked), the user's not-before
+    /// Inserts the session unless, at `$21` (when Appwrite vouched), the user's not-before
     /// was later or the Appwrite session `$4` was deleted: then nothing is inserted.
     pub const INSERT_SESSION: &str = "\
 insert into sessions
     (session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, created_at,
      last_used_at, absolute_expires_at, idle_expires_at, device_name, user_agent, ip, claims,
-     claims_updated_at_ms, family_hash, token_hash, generation)
+     claims_updated_at_ms, family_hash, token_hash, generation, impersonator)
 select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17, $18,
-    $19
-where not exists (select 1 from user_not_before where user_id = $2 and not_before > $20)
+    $19, $20
+where not exists (select 1 from user_not_before where user_id = $2 and not_before > $21)
     and not exists (select 1 from appwrite_session_revocations where appwrite_session_id = $4)";
 
     /// Serialises a user's exchanges and revocations (`lock_user`). The two-key form keeps

@@ -90,6 +90,7 @@ pub(crate) struct SessionRow {
     pub ip: Option<String>,
     pub claims: String,
     pub claims_updated_at_ms: i64,
+    pub impersonator: Option<String>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -120,6 +121,7 @@ impl TryFrom<SessionRow> for Session {
             user_agent: row.user_agent,
             ip: row.ip,
             claims_updated_at_ms: row.claims_updated_at_ms,
+            impersonator: row.impersonator,
         })
     }
 }
@@ -135,6 +137,7 @@ pub(crate) struct GrantRow {
     pub auth_time: i64,
     pub absolute_expires_at: i64,
     pub claims: String,
+    pub impersonator: Option<String>,
 }
 
 impl TryFrom<GrantRow> for Grant {
@@ -155,6 +158,7 @@ impl TryFrom<GrantRow> for Grant {
             client_id: row.client_id,
             audience: row.audience,
             scope: row.scope,
+            impersonator: row.impersonator,
         })
     }
 }

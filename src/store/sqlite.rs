@@ -124,14 +124,15 @@ mod sql {
         () => {
             "session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, \
              created_at, last_used_at, absolute_expires_at, idle_expires_at, revoked_at, \
-             revoked_reason, device_name, user_agent, ip, claims, claims_updated_at_ms"
+             revoked_reason, device_name, user_agent, ip, claims, claims_updated_at_ms, impersonator"
         };
     }
 
     /// What an access token is made from, in `GrantRow` order.
     macro_rules! grant_columns {
         () => {
-            "session_id, user_id, client_id, audience, scope, auth_time, absolute_expires_at, claims"
+            "session_id, user_id, client_id, audience, scope, auth_time, absolute_expires_at, claims, \
+             impersonator"
         };
     }
 
@@ -161,9 +162,9 @@ order by created_at, kid";
 insert into sessions
     (session_id, user_id, client_id, appwrite_session_id, audience, scope, auth_time, created_at,
      last_used_at, absolute_expires_at, idle_expires_at, device_name, user_agent, ip, claims,
-     claims_updated_at_ms, family_hash, token_hash, generation)
-select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19
-where not exists (select 1 from user_not_before where user_id = ?2 and not_before > ?20)
+     claims_updated_at_ms, family_hash, token_hash, generation, impersonator)
+select ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20
+where not exists (select 1 from user_not_before where user_id = ?2 and not_before > ?21)
     and not exists (select 1 from appwrite_session_revocations where appwrite_session_id = ?4)";
 
     /// `BEGIN IMMEDIATE` already serialises writers; nothing more to take (the parameter is

@@ -196,7 +196,8 @@ macro_rules! impl_store {
                 .bind(session.claims_updated_at_ms)
                 .bind(new.family.0.to_vec())
                 .bind(new.token.0.to_vec())
-                .bind(new.generation))
+                .bind(new.generation)
+                .bind(optional_text(session.impersonator.as_deref())))
         }
 
         /// Runs one rotation as its own statement (`ROTATE_UNMIGRATED`, `ROTATE_ONE`,

@@ -49,7 +49,7 @@ fn demo_walks_through_every_step_against_the_stand_in_and_cleans_up() {
     let (intro, steps) = sections(&stdout);
     assert!(intro.contains("NOT Appwrite"), "{intro}");
     let titles: Vec<&str> = steps.iter().map(|(title, _)| title.as_str()).collect();
-    assert_eq!(titles.len(), 7, "{titles:?}");
+    assert_eq!(titles.len(), 8, "{titles:?}");
     for (index, keyword) in [
         "Exchange",
         "Verify",
@@ -58,12 +58,13 @@ fn demo_walks_through_every_step_against_the_stand_in_and_cleans_up() {
         "Reuse",
         "Admin",
         "revocation feed",
+        "OAuth2 server",
     ]
     .iter()
     .enumerate()
     {
         let title = titles[index];
-        assert!(title.starts_with(&format!("{}/7 ", index + 1)), "{title}");
+        assert!(title.starts_with(&format!("{}/8 ", index + 1)), "{title}");
         assert!(title.contains(keyword), "{title}");
     }
     let step = |n: usize| steps[n - 1].1.as_str();
@@ -117,6 +118,14 @@ fn demo_walks_through_every_step_against_the_stand_in_and_cleans_up() {
     let feed = members(step(7), "sid");
     assert!(feed.contains(&first_sid), "{}", step(7));
     assert!(feed.contains(&revoked_sid), "{}", step(7));
+
+    assert!(
+        step(8).contains("urn:ietf:params:oauth:token-type:access_token")
+            && step(8).contains("HTTP 200 OK")
+            && step(8).contains("account API was not called"),
+        "{}",
+        step(8)
+    );
 
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left files behind: {left:?}");
@@ -178,8 +187,13 @@ fn demo_keeps_running_for_the_user_until_interrupted() {
             .unwrap();
         assert_eq!(sessions.status(), 200);
         let sessions: Value = sessions.json().await.unwrap();
+        // Live: step 8's (by an OAuth2 access token, no Appwrite session) and this one.
+        let live = sessions["sessions"].as_array().unwrap();
+        assert_eq!(live.len(), 2, "{sessions}");
         assert_eq!(
-            sessions["sessions"].as_array().unwrap().len(),
+            live.iter()
+                .filter(|s| s["appwrite_session_id"] == "")
+                .count(),
             1,
             "{sessions}"
         );

@@ -12,6 +12,7 @@ mod oauth_helpers;
 
 mod admin;
 mod appwrite_faults;
+mod appwrite_intake;
 mod cli;
 mod cors;
 mod demo;

@@ -40,9 +40,26 @@ pub struct Claims {
     /// Appwrite labels, usable as roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
+    /// RFC 8693 §4.1: who acts as the user, when Appwrite reported an impersonation at
+    /// sign-in (`act.sub` is the impersonator's Appwrite user id). Absent for the user
+    /// themselves; a service that must tell the two apart checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// The `act` claim (RFC 8693 §4.1): the party acting as the token's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The acting party: the impersonator's Appwrite user id.
+    pub sub: String,
 }
 
 impl Claims {
+    /// Who acts as the user, when someone impersonates them (the `act.sub` claim).
+    pub fn impersonator(&self) -> Option<&str> {
+        self.act.as_ref().map(|act| act.sub.as_str())
+    }
+
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scope

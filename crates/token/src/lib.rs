@@ -11,7 +11,7 @@
 mod claims;
 pub mod jose;
 
-pub use claims::Claims;
+pub use claims::{Actor, Claims};
 
 /// The `typ` header tokenmint puts on access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";

@@ -98,5 +98,5 @@ pub use builder::VerifierBuilder;
 pub use error::VerifyError;
 pub use feed::FeedFailurePolicy;
 /// The claims of a verified token (the same type tokenmint signs: crate `tokenmint-token`).
-pub use tokenmint_token::Claims;
+pub use tokenmint_token::{Actor, Claims};
 pub use verifier::Verifier;

@@ -38,6 +38,14 @@ pub enum SubjectTokenType {
     /// The Appwrite session secret (the `a_session_<projectId>` cookie value).
     #[serde(rename = "urn:tokenmint:params:token-type:appwrite-session")]
     AppwriteSession,
+    /// An access token of the project's Appwrite OAuth2 server (RS256, `typ: at+jwt`),
+    /// verified against its JWKS; accepted only with `APPWRITE_OAUTH_CLIENT_IDS`.
+    #[serde(rename = "urn:ietf:params:oauth:token-type:access_token")]
+    AccessToken,
+    /// An ID token of the project's Appwrite OAuth2 server (RS256), verified against its
+    /// JWKS; accepted only with `APPWRITE_OAUTH_CLIENT_IDS`.
+    #[serde(rename = "urn:ietf:params:oauth:token-type:id_token")]
+    IdToken,
 }
 
 /// The token type a client may request and tokenmint issues (RFC 8693 §3).
@@ -52,8 +60,8 @@ pub enum AccessTokenType {
 #[derive(ToSchema)]
 pub struct TokenExchangeRequest {
     grant_type: ExchangeGrantType,
-    /// The Appwrite JWT or session secret: visible ASCII. Empty counts as absent (RFC 6749
-    /// §3.1).
+    /// The Appwrite JWT, session secret, or Appwrite OAuth2 access or ID token: visible ASCII.
+    /// Empty counts as absent (RFC 6749 §3.1).
     #[schema(min_length = 1, max_length = 4096, pattern = r"^[!-~]+$")]
     subject_token: String,
     subject_token_type: SubjectTokenType,
