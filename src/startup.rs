@@ -21,7 +21,8 @@ use crate::domain::events::Events;
 use crate::domain::feed::RevocationFeed;
 use crate::domain::grants::{TokenPolicy, TokenService};
 use crate::domain::keys::{KeyManager, KeyRing, RotationPolicy, SigningAlgorithm};
-use crate::domain::ports::IdentityProvider;
+use crate::domain::ports::{IdentityProvider, UserDirectory};
+use crate::domain::reconcile::{self, Reconciler};
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::http::{self, AppState, Services};
@@ -38,6 +39,7 @@ pub struct App {
     state: AppState,
     key_manager: KeyManager,
     key_changes: Option<crate::store::KeyChangeListener>,
+    reconciler: Option<(Reconciler, std::time::Duration)>,
 }
 
 impl App {
@@ -96,9 +98,21 @@ impl App {
         }
         let metrics = app_metrics(&database, &keys);
         let events: Arc<dyn Events> = metrics.clone();
-        let identity = identity_provider(&config, &events, &metrics)?;
+        let appwrite = appwrite_client(&config, &events, &metrics)?;
         let store = database.store();
         let access_ttl = policy.access_ttl;
+        let reconciler = reconciler(&config, appwrite.as_ref()).map(|(directory, period)| {
+            let reconciler = Reconciler::new(
+                Arc::clone(&store),
+                directory,
+                Arc::clone(&clock),
+                duration(period),
+                access_ttl,
+            )
+            .with_events(Arc::clone(&events));
+            (reconciler, period)
+        });
+        let identity = appwrite.map(|client| Arc::new(client) as Arc<dyn IdentityProvider>);
         let refresh_ttl = policy.refresh_ttl;
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
         metrics.watch_rate_limits(Arc::clone(&rate_limits));
@@ -143,6 +157,7 @@ impl App {
             state,
             key_manager,
             key_changes,
+            reconciler,
         })
     }
 
@@ -189,6 +204,9 @@ impl App {
             self.state.config.key_reload_interval,
         ));
         background.spawn(purge_expired(self.state.feed.clone()));
+        if let Some((reconciler, period)) = self.reconciler {
+            background.spawn(reconcile_periodically(reconciler, period));
+        }
         let availability = self.state.availability.clone();
         background.spawn(availability.clone().run());
         background.spawn(crate::ratelimit::sweep_periodically(
@@ -300,11 +318,11 @@ fn app_metrics(database: &Database, keys: &KeyRing) -> Arc<Metrics> {
 
 /// The Appwrite client, when `APPWRITE_PROJECT_ID` is set; its circuit breaker is reported
 /// in `metrics`.
-fn identity_provider(
+fn appwrite_client(
     config: &Config,
     events: &Arc<dyn Events>,
     metrics: &Metrics,
-) -> anyhow::Result<Option<Arc<dyn IdentityProvider>>> {
+) -> anyhow::Result<Option<AppwriteClient>> {
     let Some(project_id) = &config.appwrite_project_id else {
         return Ok(None);
     };
@@ -321,7 +339,52 @@ fn identity_provider(
         None => client,
     };
     metrics.watch_circuit(client.circuit_breaker());
-    Ok(Some(Arc::new(client)))
+    Ok(Some(client))
+}
+
+/// Appwrite's user directory and the reconcile period, when `APPWRITE_API_KEY` is set and
+/// `TOKENMINT_APPWRITE_RECONCILE` is not `off`.
+fn reconciler(
+    config: &Config,
+    appwrite: Option<&AppwriteClient>,
+) -> Option<(Arc<dyn UserDirectory>, std::time::Duration)> {
+    let key = config.appwrite_api_key.clone()?;
+    let Some(period) = config.appwrite_reconcile else {
+        tracing::info!(
+            "TOKENMINT_APPWRITE_RECONCILE=off: sessions are not checked against Appwrite"
+        );
+        return None;
+    };
+    let Some(appwrite) = appwrite else {
+        tracing::warn!("APPWRITE_API_KEY is set without APPWRITE_PROJECT_ID: no reconciliation");
+        return None;
+    };
+    tracing::info!(period = ?period, "live sessions are checked against Appwrite");
+    Some((Arc::new(appwrite.directory(key)), period))
+}
+
+/// Runs the reconciler: a round every tenth of the period (200 ms to 30 s), and further
+/// rounds at once while each finds a full batch due (at most ten in a row).
+async fn reconcile_periodically(reconciler: Reconciler, period: std::time::Duration) {
+    let tick = (period / 10).clamp(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(30),
+    );
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        for _ in 0..10 {
+            match reconciler.run_once().await {
+                Ok(round) if round.sessions == reconcile::BATCH as usize && !round.interrupted => {}
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "reconciliation failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Connects to the configured database and applies pending migrations. The database's

@@ -8,6 +8,7 @@
 //! Tokens of Appwrite's OAuth2 server are verified locally instead ([`oauth`]).
 
 pub mod breaker;
+pub mod directory;
 mod lossy;
 pub mod model;
 pub mod oauth;
@@ -48,6 +49,7 @@ const DEFAULT_RATE_LIMIT_WAIT: u64 = 60;
 pub struct AppwriteClient {
     http: reqwest::Client,
     endpoint: String,
+    endpoint_url: url::Url,
     project_id: String,
     timeout: Duration,
     breaker: Arc<CircuitBreaker>,
@@ -95,6 +97,7 @@ impl AppwriteClient {
         Ok(Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint_url: url::Url::parse(endpoint)?,
             project_id: project_id.to_owned(),
             timeout,
             breaker: Arc::default(),
@@ -112,6 +115,17 @@ impl AppwriteClient {
             client_ids,
         )));
         self
+    }
+
+    /// Appwrite's Users API for the reconciler, asked with `api_key` over this client's
+    /// connections (and timeouts), never with a user's proof.
+    pub fn directory(&self, api_key: SecretString) -> directory::AppwriteDirectory {
+        directory::AppwriteDirectory::new(
+            self.http.clone(),
+            &self.endpoint_url,
+            &self.project_id,
+            api_key,
+        )
     }
 
     /// The circuit breaker in front of Appwrite (its state is exported as a metric).

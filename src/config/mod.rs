@@ -41,8 +41,8 @@ use self::values::parse_bool;
 pub use self::values::parse_duration;
 use self::values::{
     ACCESS_TOKEN_TTL, ADMIN_KEY_CACHE_TTL, APPWRITE_TIMEOUT, DB_MAX_CONNECTIONS, DB_TIMEOUT,
-    JWKS_MAX_AGE, KEY_ROTATION, REFRESH_GRACE, SESSION_LIFETIME, parse_audiences, parse_claims,
-    parse_database_url, parse_http_url, parse_issuer, parse_number, parse_origins,
+    JWKS_MAX_AGE, KEY_ROTATION, RECONCILE_PERIOD, REFRESH_GRACE, SESSION_LIFETIME, parse_audiences,
+    parse_claims, parse_database_url, parse_http_url, parse_issuer, parse_number, parse_origins,
 };
 use self::values::{SHUTDOWN_DELAY, SHUTDOWN_TIMEOUT};
 use crate::crypto::signing::SigningAlgorithm;
@@ -97,6 +97,9 @@ pub const VARIABLES: &[&str] = &[
     "APPWRITE_OAUTH_CLIENT_IDS",
     "APPWRITE_OAUTH_ISSUER",
     "TOKENMINT_IMPERSONATION",
+    "APPWRITE_API_KEY",
+    "APPWRITE_API_KEY_FILE",
+    "TOKENMINT_APPWRITE_RECONCILE",
 ];
 
 /// The user-snapshot claims an access token may carry (`TOKENMINT_CLAIMS`).
@@ -293,6 +296,12 @@ pub struct Config {
     /// `TOKENMINT_IMPERSONATION`: `allow` (default; the tokens carry `act`) or `deny` (refuse
     /// an exchange Appwrite reports as an impersonation).
     pub allow_impersonation: bool,
+    /// `APPWRITE_API_KEY` (or `…_FILE`): a server API key of the project with the scope
+    /// `users.read`, for the reconciler only; never sent with a user's proof.
+    pub appwrite_api_key: Option<SecretString>,
+    /// `TOKENMINT_APPWRITE_RECONCILE`: how often each live session is checked against Appwrite
+    /// (default 15 min; `off` disables); the reconciler runs only with `APPWRITE_API_KEY`.
+    pub appwrite_reconcile: Option<Duration>,
     /// How often the signing-key set is re-read from the database. Not an environment
     /// variable: tests shorten it; operators have no reason to.
     pub key_reload_interval: Duration,
@@ -503,6 +512,14 @@ impl Config {
                         })
                 })
                 .transpose()?,
+            appwrite_api_key: raw.secret("APPWRITE_API_KEY")?,
+            appwrite_reconcile: raw.parse("TOKENMINT_APPWRITE_RECONCILE", "15m", |v| {
+                if v == "off" {
+                    Ok(None)
+                } else {
+                    RECONCILE_PERIOD.check(parse_duration(v)?).map(Some)
+                }
+            })?,
             allow_impersonation: raw.parse("TOKENMINT_IMPERSONATION", "allow", |v| match v {
                 "allow" => Ok(true),
                 "deny" => Ok(false),

@@ -116,6 +116,7 @@ fn file_variable_of(variable: &'static str) -> &'static str {
         "DATABASE_URL" => "DATABASE_URL_FILE",
         "TOKENMINT_KEK" => "TOKENMINT_KEK_FILE",
         "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD" => "TOKENMINT_APPWRITE_WEBHOOK_PASSWORD_FILE",
+        "APPWRITE_API_KEY" => "APPWRITE_API_KEY_FILE",
         _ => "TOKENMINT_APPWRITE_WEBHOOK_KEY_FILE",
     }
 }

@@ -67,6 +67,11 @@ pub const SHUTDOWN_TIMEOUT: DurationRange = DurationRange {
     min: seconds(1),
     max: seconds(600),
 };
+/// `TOKENMINT_APPWRITE_RECONCILE`: 1 s (tests) to 7 days.
+pub const RECONCILE_PERIOD: DurationRange = DurationRange {
+    min: seconds(1),
+    max: seconds(7 * DAY),
+};
 /// `TOKENMINT_DB_TIMEOUT`: 100 ms to 10 s. Every database limit derives from it (see
 /// `store::DatabaseTimeouts`); at 10 s a refresh still answers within the 15 s request
 /// timeout.

@@ -139,6 +139,47 @@ impl IdentityOutcome {
     }
 }
 
+/// What the reconciler found when it asked Appwrite about one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileOutcome {
+    /// The user is active and backs every session checked.
+    Active,
+    /// The user is active, but an Appwrite session a login came from is gone or expired.
+    SessionEnded,
+    /// The user is blocked: their sessions were revoked.
+    UserBlocked,
+    /// The user is gone: their sessions were revoked.
+    UserDeleted,
+    /// Appwrite did not answer usefully (down, slow, rate-limiting): nothing revoked.
+    Unavailable,
+    /// Appwrite refused the API key or does not know the project: nothing revoked.
+    Misconfigured,
+}
+
+impl ReconcileOutcome {
+    /// Every outcome.
+    pub const ALL: [Self; 6] = [
+        Self::Active,
+        Self::SessionEnded,
+        Self::UserBlocked,
+        Self::UserDeleted,
+        Self::Unavailable,
+        Self::Misconfigured,
+    ];
+
+    /// Its name in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::SessionEnded => "session_ended",
+            Self::UserBlocked => "user_blocked",
+            Self::UserDeleted => "user_deleted",
+            Self::Unavailable => "unavailable",
+            Self::Misconfigured => "misconfigured",
+        }
+    }
+}
+
 /// The events the domain and its adapters report. Implementations must be cheap and must
 /// never block or fail: they run on the request path.
 pub trait Events: Send + Sync {
@@ -171,6 +212,9 @@ pub trait Events: Send + Sync {
 
     /// A verification with the identity provider ended after `elapsed`.
     fn identity_verified(&self, outcome: IdentityOutcome, elapsed: Duration);
+
+    /// The reconciler asked Appwrite about one user.
+    fn appwrite_reconciled(&self, outcome: ReconcileOutcome);
 }
 
 /// Reports nothing: for tests, the CLI and any use without metrics.
@@ -186,4 +230,5 @@ impl Events for NoEvents {
     fn sessions_revoked(&self, _: RevocationReason, _: usize) {}
     fn webhook_delivered(&self, _: Option<&'static str>, _: WebhookOutcome) {}
     fn identity_verified(&self, _: IdentityOutcome, _: Duration) {}
+    fn appwrite_reconciled(&self, _: ReconcileOutcome) {}
 }

@@ -17,6 +17,7 @@ pub mod introspect;
 pub mod keys;
 pub mod ports;
 pub mod rate_limit;
+pub mod reconcile;
 pub mod refresh;
 pub mod revoke;
 pub mod session;

@@ -384,6 +384,24 @@ pub trait Store: Send + Sync + 'static {
     /// The user's not-before, if one was set.
     async fn user_not_before(&self, user_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 
+    /// Claims up to `limit` live sessions last checked against Appwrite (or, never checked,
+    /// created) at or before `due_before`, oldest first, and marks them checked at `now`: each
+    /// is handed to one caller only, whichever replica asks.
+    async fn claim_reconciliation(
+        &self,
+        now: DateTime<Utc>,
+        due_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ReconcileClaim>, StoreError>;
+
+    /// Marks `sessions` as last checked at `checked_at` (set back, so that they come due again
+    /// soon after a check that could not be made).
+    async fn postpone_reconciliation(
+        &self,
+        sessions: &[Uuid],
+        checked_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Replaces the claims snapshot of the user's live sessions whose snapshot is older than
     /// `updated_at_ms`. Returns how many sessions changed.
     async fn update_user_snapshot(
@@ -475,6 +493,39 @@ pub trait Availability: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Outage>, StoreError>;
+}
+
+/// A session claimed for a check against Appwrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileClaim {
+    /// The tokenmint session.
+    pub session_id: Uuid,
+    /// Its Appwrite user.
+    pub user_id: String,
+    /// Its Appwrite session; empty when the login named none (an OAuth2 token).
+    pub appwrite_session_id: String,
+}
+
+/// What Appwrite says of a user now, asked with a server API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppwriteUserState {
+    /// The user exists and is not blocked; these are their sessions, expired ones included.
+    Active {
+        /// Each session's id and when it expires.
+        sessions: Vec<(String, DateTime<Utc>)>,
+    },
+    /// The user is blocked (`status: false`).
+    Blocked,
+    /// The user does not exist (deleted).
+    Deleted,
+}
+
+/// Appwrite's user directory (its Users API with a server API key): for the reconciler, never
+/// on a request's path.
+#[async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    /// What Appwrite says of `user_id` now.
+    async fn user_state(&self, user_id: &str) -> Result<AppwriteUserState, IdentityError>;
 }
 
 /// Proof of an Appwrite login, as handed over by the app (or its back end).

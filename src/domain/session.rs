@@ -95,11 +95,14 @@ pub enum RevocationReason {
     AppwriteSessionDeleted,
     /// Appwrite: all the user's Appwrite sessions were deleted.
     AppwriteSessionsDeleted,
+    /// Appwrite: the Appwrite session behind it expired or is gone, found by the reconciler
+    /// (Appwrite sends no webhook for either).
+    AppwriteSessionExpired,
 }
 
 impl RevocationReason {
     /// Every reason.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Logout,
         Self::Admin,
         Self::RefreshTokenReuse,
@@ -109,6 +112,7 @@ impl RevocationReason {
         Self::AppwritePasswordChanged,
         Self::AppwriteSessionDeleted,
         Self::AppwriteSessionsDeleted,
+        Self::AppwriteSessionExpired,
     ];
 
     /// The stored and published name.
@@ -123,6 +127,7 @@ impl RevocationReason {
             Self::AppwritePasswordChanged => "appwrite_password_changed",
             Self::AppwriteSessionDeleted => "appwrite_session_deleted",
             Self::AppwriteSessionsDeleted => "appwrite_sessions_deleted",
+            Self::AppwriteSessionExpired => "appwrite_session_expired",
         }
     }
 }

@@ -9,7 +9,7 @@ use super::slots::{Slots, position};
 use super::{Metrics, names, register_counter};
 use crate::appwrite::webhook::EVENTS as WEBHOOK_EVENTS;
 use crate::domain::error::{InvalidGrantReason, TokenError};
-use crate::domain::events::{Events, GrantType, IdentityOutcome, WebhookOutcome};
+use crate::domain::events::{Events, GrantType, IdentityOutcome, ReconcileOutcome, WebhookOutcome};
 use crate::domain::session::RevocationReason;
 
 /// `outcome` of `tokenmint_token_requests_total`: `issued`, or the OAuth error code answered.
@@ -40,6 +40,7 @@ pub(super) struct DomainMetrics {
     webhook_deliveries: Slots<Counter>,
     appwrite_requests: Slots<Counter>,
     appwrite_duration: Histogram,
+    appwrite_reconciled: Slots<Counter>,
 }
 
 impl DomainMetrics {
@@ -61,6 +62,7 @@ impl DomainMetrics {
                 &metrics::Key::from_name(names::APPWRITE_DURATION),
                 &super::METADATA,
             ),
+            appwrite_reconciled: Slots::new(ReconcileOutcome::ALL.len()),
         }
     }
 }
@@ -171,6 +173,19 @@ impl Events for Metrics {
             |counter| counter.increment(1),
         );
         self.domain.appwrite_duration.record(elapsed);
+    }
+
+    fn appwrite_reconciled(&self, outcome: ReconcileOutcome) {
+        self.domain.appwrite_reconciled.with(
+            position(&ReconcileOutcome::ALL, &outcome),
+            || {
+                self.counter(
+                    names::APPWRITE_RECONCILED,
+                    vec![label("outcome", outcome.as_str())],
+                )
+            },
+            |counter| counter.increment(1),
+        );
     }
 }
 

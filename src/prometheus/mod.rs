@@ -64,6 +64,8 @@ pub mod names {
     pub const APPWRITE_REQUESTS: &str = "tokenmint_appwrite_requests_total";
     /// Histogram.
     pub const APPWRITE_DURATION: &str = "tokenmint_appwrite_request_duration_seconds";
+    /// Counter `{outcome}`.
+    pub const APPWRITE_RECONCILED: &str = "tokenmint_appwrite_reconcile_checks_total";
     /// Counter `{limit}`.
     pub const RATE_LIMITED: &str = "tokenmint_rate_limited_total";
     /// Gauge `{state}`.
@@ -139,6 +141,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         names::APPWRITE_DURATION,
         "Time of a verification with Appwrite, retry included",
+    ),
+    (
+        names::APPWRITE_RECONCILED,
+        "Users the reconciler asked Appwrite about, by outcome (unavailable: nothing revoked)",
     ),
     (
         names::RATE_LIMITED,

@@ -15,8 +15,8 @@ use super::batch::{BatchRunner, Batcher};
 use super::error::store_error;
 use super::pool::{Checked, Connections};
 use super::rows::{
-    AdminKeyRow, AuditRow, FeedRow, GrantRow, SessionRow, SigningKeyRow, TokenFamilyRow, records,
-    snapshot_json, uuids,
+    AdminKeyRow, AuditRow, FeedRow, GrantRow, ReconcileRow, SessionRow, SigningKeyRow,
+    TokenFamilyRow, records, snapshot_json, uuids,
 };
 use super::store_impl::on_connection;
 use super::store_impl::{optional_text, text};
@@ -24,8 +24,8 @@ use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::{
-    FeedEntry, FirstSighting, NewSession, Outage, PurgeCutoffs, Revocation, RevokedUser, Rotation,
-    SessionQuery, StoreError, TokenFamily, UserRevocation,
+    FeedEntry, FirstSighting, NewSession, Outage, PurgeCutoffs, ReconcileClaim, Revocation,
+    RevokedUser, Rotation, SessionQuery, StoreError, TokenFamily, UserRevocation,
 };
 use crate::domain::session::{Grant, Session, UserSnapshot};
 use crate::domain::token::{FamilyHash, TokenHash};
@@ -548,6 +548,23 @@ update admin_keys set revoked_at = $2 where admin_key_id = $1 and revoked_at is 
     fn the_feed_lock_uses_the_published_key() {
         assert!(LOCK_FEED.contains(&super::FEED_LOCK_KEY.to_string()));
     }
+
+    /// Claims due sessions: those other claimers hold are skipped, and a row claimed and
+    /// committed meanwhile is rechecked (no longer due) rather than claimed twice.
+    pub const CLAIM_RECONCILIATION: &str = "\
+update sessions s set reconciled_at = $1
+from (select session_id from sessions
+      where revoked_at is null and coalesce(reconciled_at, created_at) <= $2
+          and absolute_expires_at > $1 and idle_expires_at > $1
+      order by coalesce(reconciled_at, created_at)
+      limit $3
+      for update skip locked) due
+where s.session_id = due.session_id
+returning s.session_id::text as session_id, s.user_id, s.appwrite_session_id";
+
+    pub const POSTPONE_RECONCILIATION: &str = "\
+update sessions set reconciled_at = $1
+where session_id in (select value::uuid from json_array_elements_text($2::json))";
 
     pub const INSERT_SESSION_REVOCATION: &str = "\
 insert into revocations (kind, session_id, created_at, expires_at) values ('session', $1::uuid, $2, $3)";

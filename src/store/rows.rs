@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::AuditRecord;
 use crate::domain::keys::{SigningAlgorithm, SigningKeyRecord};
-use crate::domain::ports::{FeedEntry, PreviousToken, StoreError, TokenFamily};
+use crate::domain::ports::{FeedEntry, PreviousToken, ReconcileClaim, StoreError, TokenFamily};
 use crate::domain::session::{Grant, Session, UserSnapshot};
 use crate::domain::token::TokenHash;
 
@@ -324,5 +324,28 @@ impl TryFrom<FeedRow> for FeedEntry {
             }),
             _ => Err(corrupt()),
         }
+    }
+}
+
+/// A session claimed for reconciliation.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReconcileRow {
+    pub session_id: String,
+    pub user_id: String,
+    pub appwrite_session_id: Option<String>,
+}
+
+impl TryFrom<ReconcileRow> for ReconcileClaim {
+    type Error = StoreError;
+
+    fn try_from(row: ReconcileRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            session_id: row
+                .session_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("session id {:?}", row.session_id)))?,
+            user_id: row.user_id,
+            appwrite_session_id: row.appwrite_session_id.unwrap_or_default(),
+        })
     }
 }

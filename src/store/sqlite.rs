@@ -18,8 +18,8 @@ use super::availability::{Cause, Observer};
 use super::error::store_error;
 use super::pool::{Checked, Connections};
 use super::rows::{
-    AdminKeyRow, AuditRow, FeedRow, GrantRow, SessionRow, SigningKeyRow, TokenFamilyRow, records,
-    snapshot_json, uuids,
+    AdminKeyRow, AuditRow, FeedRow, GrantRow, ReconcileRow, SessionRow, SigningKeyRow,
+    TokenFamilyRow, records, snapshot_json, uuids,
 };
 use super::store_impl::on_connection;
 use super::store_impl::{optional_text, text};
@@ -28,8 +28,8 @@ use crate::domain::admin_keys::AdminKeyRecord;
 use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::keys::SigningKeyRecord;
 use crate::domain::ports::{
-    FeedEntry, FirstSighting, NewSession, Outage, PurgeCutoffs, Revocation, RevokedUser, Rotation,
-    SessionQuery, StoreError, TokenFamily, UserRevocation,
+    FeedEntry, FirstSighting, NewSession, Outage, PurgeCutoffs, ReconcileClaim, Revocation,
+    RevokedUser, Rotation, SessionQuery, StoreError, TokenFamily, UserRevocation,
 };
 use crate::domain::session::{Grant, Session, UserSnapshot};
 use crate::domain::token::{FamilyHash, TokenHash};
@@ -252,6 +252,22 @@ returning session_id";
     pub const UPDATE_USER_SNAPSHOT: &str = "\
 update sessions set claims = ?2, claims_updated_at_ms = ?3
 where user_id = ?1 and revoked_at is null and claims_updated_at_ms < ?3";
+
+    /// Claims due sessions (`BEGIN IMMEDIATE` is not needed: one statement, and SQLite has
+    /// one writer).
+    pub const CLAIM_RECONCILIATION: &str = "\
+update sessions set reconciled_at = ?1
+where session_id in (
+    select session_id from sessions
+    where revoked_at is null and coalesce(reconciled_at, created_at) <= ?2
+        and absolute_expires_at > ?1 and idle_expires_at > ?1
+    order by coalesce(reconciled_at, created_at)
+    limit ?3)
+returning session_id, user_id, appwrite_session_id";
+
+    pub const POSTPONE_RECONCILIATION: &str = "\
+update sessions set reconciled_at = ?1
+where session_id in (select value from json_each(?2))";
 
     pub const USER_SESSIONS: &str = concat!(
         "select ",

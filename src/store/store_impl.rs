@@ -500,6 +500,37 @@ macro_rules! impl_store {
                 super::rows::optional_time(seconds)
             }
 
+            async fn claim_reconciliation(
+                &self,
+                now: DateTime<Utc>,
+                due_before: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<ReconcileClaim>, StoreError> {
+                let query = sqlx::query_as::<_, ReconcileRow>($sql::CLAIM_RECONCILIATION)
+                    .bind(now.timestamp())
+                    .bind(due_before.timestamp())
+                    .bind(i64::from(limit));
+                records(on_connection!(self, conn => fetch_all(conn, query).await)?)
+            }
+
+            async fn postpone_reconciliation(
+                &self,
+                sessions: &[Uuid],
+                checked_at: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
+                if sessions.is_empty() {
+                    return Ok(());
+                }
+                let ids: Vec<String> = sessions.iter().map(Uuid::to_string).collect();
+                let ids = serde_json::to_string(&ids)
+                    .map_err(|err| StoreError::Corrupt(format!("session ids: {err}")))?;
+                let query = sqlx::query($sql::POSTPONE_RECONCILIATION)
+                    .bind(checked_at.timestamp())
+                    .bind(ids);
+                on_connection!(self, conn => execute(conn, query).await)?;
+                Ok(())
+            }
+
             async fn update_user_snapshot(
                 &self,
                 user_id: &str,

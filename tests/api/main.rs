@@ -38,6 +38,7 @@ mod openapi;
 mod openapi_conformance;
 mod outages;
 mod rate_limits;
+mod reconcile;
 mod refresh;
 mod refresh_model;
 mod revocation_races;

@@ -51,6 +51,27 @@ impl Harness {
         Self { db, appwrite, app }
     }
 
+    /// A server beside a fake Appwrite the test prepared (e.g. one whose API key the
+    /// configuration names).
+    pub async fn start_beside(
+        backend: Backend,
+        appwrite: FakeAppwrite,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let db = TestDb::new(backend).await;
+        let config = db.config_with(&borrowed(&harness_env(&appwrite, extra)));
+        let app = TestApp::spawn(config).await;
+        Self { db, appwrite, app }
+    }
+
+    /// A second replica on the same database, fake Appwrite and manual clock.
+    pub async fn replica_on_same_clock(&self, extra: &[(&str, &str)]) -> TestApp {
+        let config = self
+            .db
+            .config_with(&borrowed(&harness_env(&self.appwrite, extra)));
+        TestApp::spawn_with_clock(config, std::sync::Arc::clone(&self.app.clock)).await
+    }
+
     /// A server on the wall clock (see [`TestApp::spawn_on_system_clock`]).
     pub async fn start_on_system_clock(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let db = TestDb::new(backend).await;

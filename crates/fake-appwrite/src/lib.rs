@@ -39,8 +39,9 @@
 //!   gives the claim `""`. 201 `{jwt}`, signed like `account.createJWT`; 404 `user_not_found`
 //!   (appwrite-2026 §2, `Users/Http/Users/JWTs/Create.php`).
 //! - `GET /v1/users/{userId}` (User model) and `GET /v1/users/{userId}/sessions` (`{total,
-//!   sessions}`, unexpired sessions only, `secret` blank), API key with `users.read`
-//!   (appwrite-2026 §3). API-key routes answer 401 `general_unauthorized_scope` to a missing or
+//!   sessions}`: the user's whole `sessions` array, expired sessions included, as Appwrite
+//!   keeps it until its maintenance purge; `current` false, `secret` blank), API key with
+//!   `users.read` (appwrite-2026 §3, §5). API-key routes answer 401 `general_unauthorized_scope` to a missing or
 //!   unknown key, or a key without the scope.
 //! - The OAuth2/OpenID Connect server's public documents, with issuer
 //!   `{endpoint}/oauth2/<projectId>` (appwrite-2026 §1, from the captured Cloud console
@@ -384,6 +385,16 @@ impl FakeAppwrite {
             s.sessions.insert(id.clone(), session)
         });
         (id, value)
+    }
+
+    /// Makes a session expire now (Appwrite emits no event for that, and keeps listing it
+    /// until its maintenance purge).
+    pub fn expire_session(&self, session_id: &str) {
+        self.with(|s| {
+            if let Some(session) = s.sessions.get_mut(session_id) {
+                session.expire = now() - 1;
+            }
+        });
     }
 
     /// Deletes a session (as logging out would).
@@ -1238,7 +1249,8 @@ async fn get_user(
     }
 }
 
-/// `users.listSessions` (API key, `users.read`): the unexpired sessions, oldest first.
+/// `users.listSessions` (API key, `users.read`): every session, expired ones included (Appwrite
+/// lists the raw array and leaves `expire` to the caller), oldest first.
 async fn list_user_sessions(
     State(state): Shared,
     Path(user_id): Path<String>,
@@ -1258,7 +1270,7 @@ async fn list_user_sessions(
     let mut sessions: Vec<&FakeSession> = state
         .sessions
         .values()
-        .filter(|s| s.user_id == user_id && s.expire >= now())
+        .filter(|s| s.user_id == user_id)
         .collect();
     sessions.sort_by_key(|s| s.order);
     let sessions: Vec<Value> = sessions.iter().map(|s| session_model(s, false)).collect();
