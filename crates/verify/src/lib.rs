@@ -72,6 +72,10 @@
 //!     .build()?;
 //! let claims = verifier.verify(bearer).await?;
 //! println!("user {} (labels {:?})", claims.sub, claims.labels);
+//! if let Some(support) = claims.impersonator() {
+//!     // Appwrite reported an impersonation at sign-in: `act.sub` acts as the user.
+//!     println!("acting: {support}");
+//! }
 //! # Ok(()) }
 //! ```
 //!
