@@ -101,17 +101,31 @@ impl App {
         let appwrite = appwrite_client(&config, &events, &metrics)?;
         let store = database.store();
         let access_ttl = policy.access_ttl;
-        let reconciler = reconciler(&config, appwrite.as_ref()).map(|(directory, period)| {
-            let reconciler = Reconciler::new(
-                Arc::clone(&store),
-                directory,
-                Arc::clone(&clock),
-                duration(period),
-                access_ttl,
-            )
-            .with_events(Arc::clone(&events));
-            (reconciler, period)
-        });
+        let directory = user_directory(&config, appwrite.as_ref());
+        let reconciler =
+            config
+                .appwrite_reconcile
+                .zip(directory.clone())
+                .map(|(period, directory)| {
+                    let reconciler = Reconciler::new(
+                        Arc::clone(&store),
+                        directory,
+                        Arc::clone(&clock),
+                        duration(period),
+                        access_ttl,
+                    )
+                    .with_events(Arc::clone(&events));
+                    (reconciler, period)
+                });
+        if directory.is_some() && reconciler.is_none() {
+            tracing::info!(
+                "TOKENMINT_APPWRITE_RECONCILE=off: sessions are not checked against Appwrite"
+            );
+        }
+        let mut webhooks = WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl);
+        if let Some(directory) = directory {
+            webhooks = webhooks.with_directory(directory);
+        }
         let identity = appwrite.map(|client| Arc::new(client) as Arc<dyn IdentityProvider>);
         let refresh_ttl = policy.refresh_ttl;
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
@@ -135,8 +149,7 @@ impl App {
             ),
             sessions: SessionAdmin::new(Arc::clone(&store), Arc::clone(&clock), access_ttl)
                 .with_events(Arc::clone(&events)),
-            webhooks: WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl)
-                .with_events(events),
+            webhooks: webhooks.with_events(events),
             feed: RevocationFeed::new(Arc::clone(&store), Arc::clone(&clock))
                 .with_outage_retention(refresh_ttl),
             draining: http::Draining::default(),
@@ -342,25 +355,21 @@ fn appwrite_client(
     Ok(Some(client))
 }
 
-/// Appwrite's user directory and the reconcile period, when `APPWRITE_API_KEY` is set and
-/// `TOKENMINT_APPWRITE_RECONCILE` is not `off`.
-fn reconciler(
+/// Appwrite's user directory, when `APPWRITE_API_KEY` is set: for the reconciler and to
+/// confirm re-labelled webhook deliveries.
+fn user_directory(
     config: &Config,
     appwrite: Option<&AppwriteClient>,
-) -> Option<(Arc<dyn UserDirectory>, std::time::Duration)> {
+) -> Option<Arc<dyn UserDirectory>> {
     let key = config.appwrite_api_key.clone()?;
-    let Some(period) = config.appwrite_reconcile else {
-        tracing::info!(
-            "TOKENMINT_APPWRITE_RECONCILE=off: sessions are not checked against Appwrite"
-        );
-        return None;
-    };
     let Some(appwrite) = appwrite else {
-        tracing::warn!("APPWRITE_API_KEY is set without APPWRITE_PROJECT_ID: no reconciliation");
+        tracing::warn!("APPWRITE_API_KEY is set without APPWRITE_PROJECT_ID: it is not used");
         return None;
     };
-    tracing::info!(period = ?period, "live sessions are checked against Appwrite");
-    Some((Arc::new(appwrite.directory(key)), period))
+    if let Some(period) = config.appwrite_reconcile {
+        tracing::info!(period = ?period, "live sessions are checked against Appwrite");
+    }
+    Some(Arc::new(appwrite.directory(key)))
 }
 
 /// Runs the reconciler: a round every tenth of the period (200 ms to 30 s), and further

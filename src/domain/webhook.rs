@@ -18,7 +18,10 @@
 //! - the same body under the same events is a redelivery: applied again, and a revocation
 //!   whose payload carries no time of its own acts as of the first receipt, so a replay spares
 //!   sessions created since;
-//! - the same body under other events is re-labelled ([`Sighting::Relabelled`]): refused.
+//! - the same body under other events is re-labelled ([`Sighting::Relabelled`]): refused —
+//!   unless a server API key is configured and Appwrite itself confirms what the new label
+//!   says (the user is gone, or blocked): a genuine deletion can carry the very body of an
+//!   earlier update (a rename, then nothing else changed, then a deletion).
 
 use std::sync::Arc;
 
@@ -26,7 +29,9 @@ use chrono::{DateTime, Utc};
 
 use super::audit::{Actor, AuditEvent, RequestContext};
 use super::events::{Events, NoEvents};
-use super::ports::{Revocation, Store, StoreError, UserRevocation};
+use super::ports::{
+    AppwriteUserState, Revocation, Store, StoreError, UserDirectory, UserRevocation,
+};
 use super::session::{RevocationReason, UserSnapshot, not_before_after};
 use super::text::storable;
 use crate::clock::{Clock, later};
@@ -139,6 +144,7 @@ pub struct WebhookHandler {
     clock: Arc<dyn Clock>,
     access_ttl: chrono::Duration,
     events: Arc<dyn Events>,
+    directory: Option<Arc<dyn UserDirectory>>,
 }
 
 impl WebhookHandler {
@@ -149,6 +155,42 @@ impl WebhookHandler {
             clock,
             access_ttl,
             events: Arc::new(NoEvents),
+            directory: None,
+        }
+    }
+
+    /// Asks Appwrite's user directory (`APPWRITE_API_KEY`) before refusing a re-labelled
+    /// delivery (see [`WebhookHandler::confirmed_by_appwrite`]).
+    pub fn with_directory(mut self, directory: Arc<dyn UserDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// Whether Appwrite, asked now, confirms what a re-labelled delivery's `action` says: a
+    /// deletion of a user Appwrite no longer has, or a block of a user it reports blocked.
+    /// Without a directory, for any other action, or when Appwrite cannot answer: `false`
+    /// (the delivery stays refused; the reconciler catches up when it runs).
+    pub async fn confirmed_by_appwrite(&self, action: &WebhookAction) -> bool {
+        let Some(directory) = &self.directory else {
+            return false;
+        };
+        let WebhookAction::RevokeUser {
+            user_id, reason, ..
+        } = action
+        else {
+            return false;
+        };
+        let expected = match reason {
+            RevocationReason::AppwriteUserDeleted => AppwriteUserState::Deleted,
+            RevocationReason::AppwriteUserBlocked => AppwriteUserState::Blocked,
+            _ => return false,
+        };
+        match directory.user_state(user_id).await {
+            Ok(state) => state == expected,
+            Err(err) => {
+                tracing::warn!(error = %err, "Appwrite could not confirm a re-labelled webhook; refusing it");
+                false
+            }
         }
     }
 

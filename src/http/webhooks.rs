@@ -145,12 +145,23 @@ async fn apply_signed(
         Ok(Sighting::First) => None,
         Ok(Sighting::Redelivery { first_seen_at }) => Some(first_seen_at),
         Ok(Sighting::Relabelled) => {
-            let user = parsed
-                .as_ref()
-                .ok()
-                .and_then(|(_, action)| action.user_id());
-            let refused = refuse(state, deciding, user, WebhookOutcome::Relabelled, context).await;
-            return (deciding, WebhookOutcome::Relabelled, refused);
+            let action = parsed.as_ref().ok().map(|(_, action)| action);
+            let confirmed = match action {
+                Some(action) => state.webhooks.confirmed_by_appwrite(action).await,
+                None => false,
+            };
+            if confirmed {
+                tracing::info!(
+                    event = deciding.unwrap_or("none"),
+                    "a signed body first received under other events, confirmed by Appwrite; applied"
+                );
+                None
+            } else {
+                let user = action.and_then(WebhookAction::user_id);
+                let refused =
+                    refuse(state, deciding, user, WebhookOutcome::Relabelled, context).await;
+                return (deciding, WebhookOutcome::Relabelled, refused);
+            }
         }
         Err(err) => return (deciding, WebhookOutcome::Unavailable, Err(err.into())),
     };

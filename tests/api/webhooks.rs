@@ -352,6 +352,44 @@ async fn a_replayed_password_or_status_event_spares_newer_sessions(backend: Back
     }
 }
 
+/// A genuine deletion can carry the very body of an earlier update (a rename, nothing else
+/// changed, then a deletion). With `APPWRITE_API_KEY`, a re-labelled deletion is checked with
+/// Appwrite: refused while the user exists, applied once Appwrite confirms it is gone.
+async fn a_relabelled_deletion_appwrite_confirms_is_applied(backend: Backend) {
+    let appwrite = tokenmint_fake_appwrite::FakeAppwrite::start().await;
+    let key = appwrite.create_api_key(&["users.read"]);
+    let harness = Harness::start_beside(
+        backend,
+        appwrite,
+        &[
+            ("TOKENMINT_APPWRITE_WEBHOOK_KEY", KEY),
+            ("APPWRITE_API_KEY", key.as_str()),
+            ("TOKENMINT_APPWRITE_RECONCILE", "off"),
+        ],
+    )
+    .await;
+    let before = two_sessions(&harness, "u1").await;
+    let body = user_body("u1", &server_now(&harness), true, &[]);
+    let renamed = Delivery::new("users.u1.update.name", body.clone());
+    assert_eq!(deliver(&harness, &renamed).await.status(), 200);
+    let deletion = Delivery::new("users.u1.delete", body.clone());
+    assert_eq!(
+        deliver(&harness, &deletion).await.status(),
+        409,
+        "Appwrite still has the user: refused"
+    );
+    let mut live = Vec::new();
+    for (_, session) in &before {
+        live.push(tokens(harness.app.refresh(&session.refresh_token).await).await);
+    }
+
+    harness.appwrite.delete_user("u1");
+    assert_eq!(deliver(&harness, &deletion).await.status(), 200);
+    for session in &live {
+        assert_revoked(&harness, session, "confirmed deletion").await;
+    }
+}
+
 /// The events header is not signed. A genuine name change, replayed with its header changed
 /// to a deletion (or to "delete all sessions"), is refused with 409 and revokes nothing —
 /// neither the sessions that existed at the genuine event nor those created since.
@@ -566,6 +604,7 @@ on_both_backends!(
     a_replayed_password_or_status_event_spares_newer_sessions,
     unauthenticated_deliveries_are_refused_and_change_nothing,
     a_delivery_relabelled_as_a_deletion_is_refused_and_revokes_nothing,
+    a_relabelled_deletion_appwrite_confirms_is_applied,
     an_identical_redelivery_succeeds_and_is_idempotent,
     a_deletion_whose_body_names_another_user_is_refused,
 );
