@@ -77,6 +77,9 @@ interface Answer {
 /** Which failures a request retries: refresh retries all transient ones, exchange only refusals. */
 type RetryMode = "transient" | "refusals" | "none";
 
+/** How long a tab that waited for the lock watches storage for the previous holder's tokens. */
+const PROPAGATION_WAIT_MS = 500;
+
 /** Answers worth retrying with the same parameters: rate limited, or unavailable for now. */
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
@@ -256,16 +259,27 @@ export class TokenmintClient {
    */
   private refresh(rejected: string | null): Promise<TokenRecord> {
     if (!this.inflight) {
-      this.inflight = this.withLock(() => this.refreshLocked(rejected)).finally(() => {
+      const seen = this.record?.refreshToken ?? null;
+      this.inflight = this.withLock((waited) => this.refreshLocked(rejected, seen, waited)).finally(() => {
         this.inflight = null;
       });
     }
     return this.inflight;
   }
 
-  /** Under the lock: another tab may have refreshed meanwhile, so storage decides. */
-  private async refreshLocked(rejected: string | null): Promise<TokenRecord> {
-    const stored = await this.load();
+  /**
+   * Under the lock: another tab may have refreshed meanwhile, so storage decides. `seen` is
+   * the refresh token this client held when it decided to refresh; `waited` says another
+   * tab held the lock first.
+   */
+  private async refreshLocked(rejected: string | null, seen: string | null, waited: boolean): Promise<TokenRecord> {
+    let stored = await this.load();
+    // A browser propagates localStorage writes to other tabs asynchronously, so the tab that
+    // held the lock may have stored new tokens this tab cannot read yet: give them a moment.
+    for (let ms = 0; waited && stored && stored.refreshToken === seen && ms < PROPAGATION_WAIT_MS; ms += 25) {
+      await sleep(25);
+      stored = await this.load();
+    }
     if (this.endedToken !== null) {
       throw new TokenmintError("the session ended; sign in again", { code: "session_ended", reason: "revoked" });
     }
@@ -316,13 +330,24 @@ export class TokenmintClient {
     this.record = record;
   }
 
-  /** Runs `task` holding the cross-tab Web Lock when there is one, else in this instance's queue. */
-  private withLock<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` holding the cross-tab Web Lock when there is one, else in this instance's
+   * queue. `task` learns whether it had to wait for another holder of the Web Lock.
+   */
+  private async withLock<T>(task: (waited: boolean) => Promise<T>): Promise<T> {
     const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
     if (locks && typeof locks.request === "function") {
-      return locks.request(this.lockName, () => task()) as Promise<T>;
+      const busy = Symbol("busy");
+      const first = await locks.request(this.lockName, { ifAvailable: true }, (lock) =>
+        lock ? task(false) : busy,
+      );
+      if (first !== busy) return first as T;
+      return (await locks.request(this.lockName, () => task(true))) as T;
     }
-    const run = this.queue.then(task, task);
+    const run = this.queue.then(
+      () => task(false),
+      () => task(false),
+    );
     this.queue = run.catch(() => undefined);
     return run;
   }
