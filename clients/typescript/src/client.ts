@@ -165,7 +165,7 @@ export class TokenmintClient {
   /**
    * Exchanges proof of an Appwrite sign-in for tokenmint's tokens (RFC 8693) and stores
    * them. Each call opens a new tokenmint session. Retried only when tokenmint refuses for
-   * now (429, 503); a network error is thrown, since the exchange may have happened.
+   * now (429, 502–504); a network error is thrown, since the exchange may have happened.
    *
    * @throws {@link TokenmintError} e.g. `invalid_grant` when Appwrite refused the proof.
    */
@@ -386,7 +386,7 @@ export class TokenmintClient {
       const res = await this.send(`${this.issuer}${path}`, {
         method: "POST",
         headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-        body: new URLSearchParams(params).toString(),
+        body: formEncode(params),
         signal: controller.signal,
       });
       const text = await res.text();
@@ -420,6 +420,13 @@ export class TokenmintClient {
       }
     }
   }
+}
+
+/** `application/x-www-form-urlencoded`, by hand: React Native's URLSearchParams is partial. */
+function formEncode(params: Record<string, string>): string {
+  return Object.entries(params)
+    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+    .join("&");
 }
 
 function proofEntry(proof: Proof): [keyof typeof SUBJECT_TOKEN_TYPES, string] {

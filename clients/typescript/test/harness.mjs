@@ -28,7 +28,7 @@ export function skipReason(opts) {
   if (!missing) return false;
   if (REQUIRED) return false;
   const message = `${missing}; skipped (TOKENMINT_TS_CLIENT=required makes this a failure)`;
-  console.log(`# @tokenmint/client tests: ${message}`);
+  console.log(`@tokenmint/client tests: ${message}`);
   return message;
 }
 
