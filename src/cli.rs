@@ -21,8 +21,8 @@ use crate::startup::{self, App};
 /// tokenmint: exchanges an Appwrite session for short-lived access JWTs and rotating refresh
 /// tokens that microservices verify locally against a published JWKS.
 ///
-/// Configuration comes from the environment (see the README for every variable) and an
-/// optional tokenmint.toml.
+/// Configuration comes from the environment (see docs/reference/configuration.md for every
+/// variable) and an optional tokenmint.toml.
 #[derive(Debug, Parser)]
 #[command(name = "tokenmint", version)]
 pub struct Cli {

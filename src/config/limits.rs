@@ -24,8 +24,8 @@ pub struct Rate {
     pub per: Duration,
 }
 
-/// The rate limits; `None` is a limit disabled with `0`. Defaults and reasons: README, "Rate
-/// limits".
+/// The rate limits; `None` is a limit disabled with `0`. Defaults and reasons:
+/// docs/reference/rate-limits.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitSettings {
     /// `TOKENMINT_RATE_LIMIT_IP`: per client IP, shared by `/oauth/token`, `/oauth/revoke` and

@@ -1,6 +1,6 @@
 //! Parsing and checking each kind of setting. Every duration and number has a range: the
-//! bounds below are the documented ones (README, `.env.example`), and a value outside them stops
-//! start-up with a message naming the variable.
+//! bounds below are the documented ones (docs/reference/configuration.md, `.env.example`), and
+//! a value outside them stops start-up with a message naming the variable.
 
 use std::time::Duration;
 

@@ -9,8 +9,8 @@
 //! hashing on the request path.
 //!
 //! Every label value comes from a bounded set (enums, route templates, status codes): never
-//! a user id, session id, client id, token, IP address or raw path. README's "Metrics"
-//! section lists every metric.
+//! a user id, session id, client id, token, IP address or raw path. docs/reference/metrics.md
+//! lists every metric.
 //!
 //! # Scrape-time collectors
 //!

@@ -85,7 +85,7 @@
 //! With the `metrics` feature, verifications, JWKS fetches and revocation-feed reads are
 //! counted through the `metrics` facade, into whatever recorder the application installs:
 //! `tokenmint_verify_verifications_total{outcome}`, `tokenmint_verify_jwks_fetches_total{outcome}`
-//! and `tokenmint_verify_feed_fetches_total{outcome}` (see the README of tokenmint).
+//! and `tokenmint_verify_feed_fetches_total{outcome}` (see tokenmint's docs/reference/metrics.md).
 
 mod builder;
 mod counters;
