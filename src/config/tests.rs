@@ -450,3 +450,46 @@ fn appwrite_oauth2_tokens_are_accepted_only_for_named_clients() {
         "TOKENMINT_IMPERSONATION"
     );
 }
+
+/// The names operators write: every variable the configuration reads ([`VARIABLES`]) is in
+/// the reference page's table (one row each, the name first) and in `.env.example`, and
+/// neither lists a name the code does not read. `RUST_LOG` is read by the log filter, not by
+/// the configuration: `.env.example` may show it, the table does not list it.
+#[test]
+fn every_variable_is_documented_and_nothing_else() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| {
+        std::fs::read_to_string(root.join(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
+    };
+    let is_name = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    };
+    let reference: std::collections::BTreeSet<String> = read("docs/reference/configuration.md")
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`').map(|(name, _)| name.to_owned()))
+        .filter(|name| is_name(name))
+        .collect();
+    let example: std::collections::BTreeSet<String> = read(".env.example")
+        .lines()
+        .map(|line| line.trim_start_matches('#').trim_start())
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+        .filter(|name| is_name(name) && name != "RUST_LOG")
+        .collect();
+    let code: std::collections::BTreeSet<String> =
+        VARIABLES.iter().map(|name| (*name).to_owned()).collect();
+    for (file, listed) in [
+        ("docs/reference/configuration.md", &reference),
+        (".env.example", &example),
+    ] {
+        let missing: Vec<_> = code.difference(listed).collect();
+        let unknown: Vec<_> = listed.difference(&code).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "{file}: missing {missing:?}; names the code does not read {unknown:?}"
+        );
+    }
+}
