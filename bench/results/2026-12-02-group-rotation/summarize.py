@@ -20,7 +20,7 @@ def median(values):
 print("| setup | build | refreshes/s (runs) | p50 ms | p99 ms | tokenmint CPU µs | PostgreSQL CPU µs | driver CPU µs | errors |")
 print("|---|---|---|---|---|---|---|---|---|")
 NAMES = {"cur": "this build", "base": "before group rotation", "before": "before group rotation",
-         "orig": "the issue's baseline (49e5219)"}
+         "orig": "the reference build (49e5219)"}
 SETS = [("postgres", ("cur", "base"), ""), ("postgres-socket", ("cur", "base"), ""),
         ("sqlite", ("cur", "base"), ""), ("postgres", ("cur", "orig", "before"), "-3way"),
         ("sqlite", ("cur", "orig"), "-3way"), ("postgres", ("cur", "orig"), "-third")]
