@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The third part of the group-rotation run: one more interleaved set of this build and the
-# issue's baseline on PostgreSQL (the CPU-per-refresh ratio is the figure closest to its
+# reference build (49e5219) on PostgreSQL (the CPU-per-refresh ratio is the figure closest to its
 # target), then the JWKS against /healthz under wrk and start-to-ready on an existing SQLite
 # database, for this build.
 #
