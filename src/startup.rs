@@ -102,26 +102,18 @@ impl App {
         let store = database.store();
         let access_ttl = policy.access_ttl;
         let directory = user_directory(&config, appwrite.as_ref());
-        let reconciler =
-            config
-                .appwrite_reconcile
-                .zip(directory.clone())
-                .map(|(period, directory)| {
-                    let reconciler = Reconciler::new(
-                        Arc::clone(&store),
-                        directory,
-                        Arc::clone(&clock),
-                        duration(period),
-                        access_ttl,
-                    )
-                    .with_events(Arc::clone(&events));
-                    (reconciler, period)
-                });
-        if directory.is_some() && reconciler.is_none() {
-            tracing::info!(
-                "TOKENMINT_APPWRITE_RECONCILE=off: sessions are not checked against Appwrite"
-            );
-        }
+        let reconciler = directory.clone().and_then(|directory| {
+            let period = config.appwrite_reconcile?;
+            let reconciler = Reconciler::new(
+                Arc::clone(&store),
+                directory,
+                Arc::clone(&clock),
+                duration(period),
+                access_ttl,
+            )
+            .with_events(Arc::clone(&events));
+            Some((reconciler, period))
+        });
         let mut webhooks = WebhookHandler::new(Arc::clone(&store), Arc::clone(&clock), access_ttl);
         if let Some(directory) = directory {
             webhooks = webhooks.with_directory(directory);
@@ -366,8 +358,13 @@ fn user_directory(
         tracing::warn!("APPWRITE_API_KEY is set without APPWRITE_PROJECT_ID: it is not used");
         return None;
     };
-    if let Some(period) = config.appwrite_reconcile {
-        tracing::info!(period = ?period, "live sessions are checked against Appwrite");
+    match config.appwrite_reconcile {
+        Some(period) => {
+            tracing::info!(period = ?period, "live sessions are checked against Appwrite")
+        }
+        None => tracing::info!(
+            "TOKENMINT_APPWRITE_RECONCILE=off: sessions are not checked against Appwrite"
+        ),
     }
     Some(Arc::new(appwrite.directory(key)))
 }

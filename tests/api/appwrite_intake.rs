@@ -29,16 +29,9 @@ async fn harness(backend: Backend) -> Harness {
 
 async fn session_of(harness: &Harness, access_token: &str) -> tokenmint::domain::session::Session {
     let claims = harness.app.verify_access_token(access_token, "api").await;
-    let sid = claims["sid"].as_str().unwrap().parse().unwrap();
     harness
-        .db
-        .open()
+        .session(claims["sid"].as_str().unwrap().parse().unwrap())
         .await
-        .store()
-        .find_session(sid)
-        .await
-        .unwrap()
-        .expect("the session row exists")
 }
 
 async fn an_oauth2_access_token_opens_a_session_for_its_subject(backend: Backend) {

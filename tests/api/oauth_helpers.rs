@@ -116,6 +116,18 @@ impl Harness {
         Self { db, appwrite, app }
     }
 
+    /// The stored session `id`, read as another process would; panics if there is none.
+    pub async fn session(&self, id: uuid::Uuid) -> tokenmint::domain::session::Session {
+        self.db
+            .open()
+            .await
+            .store()
+            .find_session(id)
+            .await
+            .unwrap()
+            .expect("the session row exists")
+    }
+
     /// Signs a user in with Appwrite and exchanges the JWT; panics unless it succeeds.
     pub async fn login(&self, user_id: &str) -> Tokens {
         let signed_in = self.appwrite.signed_in_user(user_id);

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use tokenmint::domain::session::Session;
 use tokenmint_fake_appwrite::{Failure, FakeAppwrite};
 
 use crate::helpers::{Backend, TestApp, eventually};
@@ -47,18 +46,6 @@ async fn sign_in(harness: &Harness, user: &str) -> (uuid::Uuid, String) {
     )
 }
 
-async fn session(harness: &Harness, id: uuid::Uuid) -> Session {
-    harness
-        .db
-        .open()
-        .await
-        .store()
-        .find_session(id)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// Requests the fake received for `GET /v1/users/{user}` (one per check of that user).
 fn user_checks(appwrite: &FakeAppwrite, user: &str) -> usize {
     let path = format!("/v1/users/{user}");
@@ -94,22 +81,19 @@ async fn sessions_whose_appwrite_session_ended_are_revoked_within_a_period(backe
     advance(&harness.app, PERIOD);
     assert!(
         eventually(Duration::from_secs(5), || async {
-            session(&harness, expired).await.revoked_at.is_some()
-                && session(&harness, logged_out).await.revoked_at.is_some()
+            harness.session(expired).await.revoked_at.is_some()
+                && harness.session(logged_out).await.revoked_at.is_some()
         })
         .await,
         "revoked within a period"
     );
     for id in [logged_out, expired] {
         assert_eq!(
-            session(&harness, id)
-                .await
-                .revoked_reason
-                .map(|r| r.as_str()),
+            harness.session(id).await.revoked_reason.map(|r| r.as_str()),
             Some("appwrite_session_expired")
         );
     }
-    assert!(session(&harness, kept).await.revoked_at.is_none());
+    assert!(harness.session(kept).await.revoked_at.is_none());
     assert_eq!(
         harness
             .count(
@@ -150,20 +134,22 @@ async fn blocked_and_deleted_users_lose_their_sessions(backend: Backend) {
     advance(&harness.app, PERIOD);
     assert!(
         eventually(Duration::from_secs(5), || async {
-            session(&harness, blocked).await.revoked_at.is_some()
-                && session(&harness, deleted).await.revoked_at.is_some()
+            harness.session(blocked).await.revoked_at.is_some()
+                && harness.session(deleted).await.revoked_at.is_some()
         })
         .await
     );
     assert_eq!(
-        session(&harness, blocked)
+        harness
+            .session(blocked)
             .await
             .revoked_reason
             .map(|r| r.as_str()),
         Some("appwrite_user_blocked")
     );
     assert_eq!(
-        session(&harness, deleted)
+        harness
+            .session(deleted)
             .await
             .revoked_reason
             .map(|r| r.as_str()),
@@ -172,7 +158,7 @@ async fn blocked_and_deleted_users_lose_their_sessions(backend: Backend) {
     let (status, error, _) =
         crate::oauth_helpers::oauth_error(harness.app.refresh(&by_oauth.refresh_token).await).await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
-    assert!(session(&harness, fine).await.revoked_at.is_none());
+    assert!(harness.session(fine).await.revoked_at.is_none());
     assert!(reconcile_metric(&harness.app, "user_blocked").await >= 1.0);
     assert!(reconcile_metric(&harness.app, "user_deleted").await >= 1.0);
 }
@@ -196,7 +182,7 @@ async fn appwrite_down_revokes_nothing_and_is_retried(backend: Backend) {
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(
-        session(&harness, id).await.revoked_at.is_none(),
+        harness.session(id).await.revoked_at.is_none(),
         "nothing revoked"
     );
     let asked = user_checks(&harness.appwrite, "u1");
@@ -206,7 +192,7 @@ async fn appwrite_down_revokes_nothing_and_is_retried(backend: Backend) {
     advance(&harness.app, PERIOD);
     assert!(
         eventually(Duration::from_secs(5), || async {
-            session(&harness, id).await.revoked_at.is_some()
+            harness.session(id).await.revoked_at.is_some()
         })
         .await,
         "checked again after the retry delay: {} checks, unavailable {}",
@@ -312,5 +298,5 @@ async fn a_refused_api_key_revokes_nothing() {
         })
         .await
     );
-    assert!(session(&harness, id).await.revoked_at.is_none());
+    assert!(harness.session(id).await.revoked_at.is_none());
 }
