@@ -240,7 +240,7 @@ macro_rules! impl_store {
         }
 
         #[async_trait::async_trait]
-        impl crate::domain::ports::Store for $store {
+        impl crate::domain::ports::KeyStore for $store {
             async fn insert_signing_key(
                 &self,
                 key: &SigningKeyRecord,
@@ -263,6 +263,98 @@ macro_rules! impl_store {
                 records(on_connection!(self, conn => fetch_all(conn, query).await)?)
             }
 
+            async fn promote_next_key(
+                &self,
+                now: DateTime<Utc>,
+                publish_until: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<Option<String>, StoreError> {
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    execute(&mut *tx, sqlx::query($sql::LOCK_KEYS)).await?;
+                    // Re-read under the lock: another replica may have promoted a moment ago.
+                    let query =
+                        sqlx::query_scalar::<_, String>($sql::DUE_NEXT_KEY).bind(now.timestamp());
+                    let Some(kid) = fetch_column(&mut *tx, query).await?.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    let retire = sqlx::query($sql::RETIRE_ACTIVE_KEY)
+                        .bind(now.timestamp())
+                        .bind(publish_until.timestamp());
+                    execute(&mut *tx, retire).await?;
+                    let activate = sqlx::query($sql::ACTIVATE_KEY)
+                        .bind(kid.clone())
+                        .bind(now.timestamp());
+                    execute(&mut *tx, activate).await?;
+                    insert_audit(&mut tx, &about_key(audit, &kid)).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(Some(kid))
+                }.await)
+            }
+
+            async fn remove_retired_keys(
+                &self,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<Vec<String>, StoreError> {
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    let query = sqlx::query_scalar::<_, String>($sql::REMOVE_RETIRED_KEYS)
+                        .bind(now.timestamp());
+                    let removed = fetch_column(&mut *tx, query).await?;
+                    for kid in &removed {
+                        insert_audit(&mut tx, &about_key(audit, kid)).await?;
+                    }
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(removed)
+                }.await)
+            }
+
+            async fn revoke_signing_key(
+                &self,
+                kid: &str,
+                now: DateTime<Utc>,
+                replacement: &SigningKeyRecord,
+                audit: &AuditEvent,
+            ) -> Result<bool, StoreError> {
+                on_connection!(self, conn => async {
+                    let mut tx = begin_write(conn).await?;
+                    execute(&mut *tx, sqlx::query($sql::LOCK_KEYS)).await?;
+                    let query = sqlx::query_scalar::<_, String>($sql::DELETE_KEY).bind(text(kid));
+                    let Some(state) = fetch_column(&mut *tx, query).await?.into_iter().next() else {
+                        return Ok(false);
+                    };
+                    if state == "active" {
+                        let query = sqlx::query_scalar::<_, String>($sql::NEXT_KEY);
+                        match fetch_column(&mut *tx, query).await?.into_iter().next() {
+                            Some(next) => {
+                                let activate = sqlx::query($sql::ACTIVATE_KEY)
+                                    .bind(next)
+                                    .bind(now.timestamp());
+                                execute(&mut *tx, activate).await?;
+                            }
+                            None => {
+                                let insert =
+                                    bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), replacement);
+                                execute(&mut *tx, insert).await?;
+                            }
+                        }
+                    }
+                    insert_audit(&mut tx, audit).await?;
+                    tx.commit().await.map_err(store_error)?;
+                    Ok(true)
+                }.await)
+            }
+
+            async fn notify_keys_changed(&self) -> Result<(), StoreError> {
+                on_connection!(self, conn => execute(conn, sqlx::query($sql::NOTIFY_KEYS)).await)
+                    .map(drop)
+            }
+
+        }
+
+        #[async_trait::async_trait]
+        impl crate::domain::ports::SessionStore for $store {
             async fn create_session(
                 &self,
                 new: &NewSession,
@@ -289,6 +381,34 @@ macro_rules! impl_store {
                 row.map(Session::try_from).transpose()
             }
 
+            async fn user_sessions(
+                &self,
+                query: &SessionQuery,
+            ) -> Result<Vec<Session>, StoreError> {
+                let statement = sqlx::query_as::<_, SessionRow>($sql::USER_SESSIONS)
+                    .bind(text(&query.user_id))
+                    .bind(query.active_at.map(|t| t.timestamp()))
+                    .bind(query.before.map(|id| id.to_string()))
+                    .bind(i64::from(query.limit));
+                records(on_connection!(self, conn => fetch_all(conn, statement).await)?)
+            }
+
+            async fn update_user_snapshot(
+                &self,
+                user_id: &str,
+                snapshot: &UserSnapshot,
+                updated_at_ms: i64,
+            ) -> Result<u64, StoreError> {
+                let query = sqlx::query($sql::UPDATE_USER_SNAPSHOT)
+                    .bind(text(user_id))
+                    .bind(snapshot_json(snapshot)?)
+                    .bind(updated_at_ms);
+                on_connection!(self, conn => execute(conn, query).await)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::domain::ports::RefreshTokenStore for $store {
             async fn token_family(
                 &self,
                 family: &FamilyHash,
@@ -328,7 +448,10 @@ macro_rules! impl_store {
             ) -> Result<Option<Grant>, StoreError> {
                 rotate_alone(self, $sql::ROLL_FORWARD, rotation, Some(from)).await
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::domain::ports::RevocationStore for $store {
             async fn revoke_session(
                 &self,
                 id: Uuid,
@@ -429,68 +552,6 @@ macro_rules! impl_store {
                 }.await)
             }
 
-            async fn revocations_since(
-                &self,
-                after: i64,
-                now: DateTime<Utc>,
-                limit: u32,
-            ) -> Result<Vec<FeedEntry>, StoreError> {
-                let query = sqlx::query_as::<_, FeedRow>($sql::REVOCATIONS_SINCE)
-                    .bind(after)
-                    .bind(now.timestamp())
-                    .bind(i64::from(limit));
-                records(on_connection!(self, conn => fetch_all(conn, query).await)?)
-            }
-
-            async fn remember_webhook_delivery(
-                &self,
-                body_digest: &[u8; 32],
-                events: &str,
-                now: DateTime<Utc>,
-                expires_at: DateTime<Utc>,
-            ) -> Result<FirstSighting, StoreError> {
-                let query = sqlx::query_as::<_, (String, i64)>($sql::REMEMBER_WEBHOOK_DELIVERY)
-                    .bind(body_digest.to_vec())
-                    .bind(text(events))
-                    .bind(now.timestamp())
-                    .bind(expires_at.timestamp());
-                // The upsert always returns its row; `None` would be a backend bug.
-                let (events, first_seen_at) =
-                    on_connection!(self, conn => fetch_optional(conn, query).await)?.ok_or_else(
-                        || StoreError::Corrupt("the delivery upsert returned no row".into()),
-                    )?;
-                Ok(FirstSighting {
-                    events,
-                    at: super::rows::time(first_seen_at)?,
-                })
-            }
-
-            async fn purge_expired(
-                &self,
-                cutoffs: &PurgeCutoffs,
-                batch: u32,
-            ) -> Result<u64, StoreError> {
-                let mut purged = 0;
-                let statements = [
-                    ($sql::PURGE_REVOCATIONS, cutoffs.feed),
-                    ($sql::PURGE_SESSIONS, cutoffs.sessions),
-                    (
-                        $sql::PURGE_APPWRITE_SESSION_REVOCATIONS,
-                        cutoffs.appwrite_sessions,
-                    ),
-                    ($sql::PURGE_OUTAGES, cutoffs.outages),
-                    ($sql::PURGE_REPLICAS, cutoffs.heartbeats),
-                    ($sql::PURGE_WEBHOOK_DELIVERIES, cutoffs.webhook_deliveries),
-                ];
-                for (statement, cutoff) in statements {
-                    let query = sqlx::query(statement)
-                        .bind(cutoff.timestamp())
-                        .bind(i64::from(batch));
-                    purged += on_connection!(self, conn => execute(conn, query).await)?;
-                }
-                Ok(purged)
-            }
-
             async fn user_not_before(
                 &self,
                 user_id: &str,
@@ -499,7 +560,10 @@ macro_rules! impl_store {
                 let seconds = on_connection!(self, conn => fetch_column(conn, query).await)?.into_iter().next();
                 super::rows::optional_time(seconds)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::domain::ports::ReconcileStore for $store {
             async fn claim_reconciliation(
                 &self,
                 now: DateTime<Utc>,
@@ -530,32 +594,78 @@ macro_rules! impl_store {
                 on_connection!(self, conn => execute(conn, query).await)?;
                 Ok(())
             }
+        }
 
-            async fn update_user_snapshot(
+        #[async_trait::async_trait]
+        impl crate::domain::ports::FeedStore for $store {
+            async fn revocations_since(
                 &self,
-                user_id: &str,
-                snapshot: &UserSnapshot,
-                updated_at_ms: i64,
+                after: i64,
+                now: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<FeedEntry>, StoreError> {
+                let query = sqlx::query_as::<_, FeedRow>($sql::REVOCATIONS_SINCE)
+                    .bind(after)
+                    .bind(now.timestamp())
+                    .bind(i64::from(limit));
+                records(on_connection!(self, conn => fetch_all(conn, query).await)?)
+            }
+
+            async fn purge_expired(
+                &self,
+                cutoffs: &PurgeCutoffs,
+                batch: u32,
             ) -> Result<u64, StoreError> {
-                let query = sqlx::query($sql::UPDATE_USER_SNAPSHOT)
-                    .bind(text(user_id))
-                    .bind(snapshot_json(snapshot)?)
-                    .bind(updated_at_ms);
-                on_connection!(self, conn => execute(conn, query).await)
+                let mut purged = 0;
+                let statements = [
+                    ($sql::PURGE_REVOCATIONS, cutoffs.feed),
+                    ($sql::PURGE_SESSIONS, cutoffs.sessions),
+                    (
+                        $sql::PURGE_APPWRITE_SESSION_REVOCATIONS,
+                        cutoffs.appwrite_sessions,
+                    ),
+                    ($sql::PURGE_OUTAGES, cutoffs.outages),
+                    ($sql::PURGE_REPLICAS, cutoffs.heartbeats),
+                    ($sql::PURGE_WEBHOOK_DELIVERIES, cutoffs.webhook_deliveries),
+                ];
+                for (statement, cutoff) in statements {
+                    let query = sqlx::query(statement)
+                        .bind(cutoff.timestamp())
+                        .bind(i64::from(batch));
+                    purged += on_connection!(self, conn => execute(conn, query).await)?;
+                }
+                Ok(purged)
             }
+        }
 
-            async fn user_sessions(
+        #[async_trait::async_trait]
+        impl crate::domain::ports::WebhookStore for $store {
+            async fn remember_webhook_delivery(
                 &self,
-                query: &SessionQuery,
-            ) -> Result<Vec<Session>, StoreError> {
-                let statement = sqlx::query_as::<_, SessionRow>($sql::USER_SESSIONS)
-                    .bind(text(&query.user_id))
-                    .bind(query.active_at.map(|t| t.timestamp()))
-                    .bind(query.before.map(|id| id.to_string()))
-                    .bind(i64::from(query.limit));
-                records(on_connection!(self, conn => fetch_all(conn, statement).await)?)
+                body_digest: &[u8; 32],
+                events: &str,
+                now: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<FirstSighting, StoreError> {
+                let query = sqlx::query_as::<_, (String, i64)>($sql::REMEMBER_WEBHOOK_DELIVERY)
+                    .bind(body_digest.to_vec())
+                    .bind(text(events))
+                    .bind(now.timestamp())
+                    .bind(expires_at.timestamp());
+                // The upsert always returns its row; `None` would be a backend bug.
+                let (events, first_seen_at) =
+                    on_connection!(self, conn => fetch_optional(conn, query).await)?.ok_or_else(
+                        || StoreError::Corrupt("the delivery upsert returned no row".into()),
+                    )?;
+                Ok(FirstSighting {
+                    events,
+                    at: super::rows::time(first_seen_at)?,
+                })
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::domain::ports::AuditStore for $store {
             async fn record_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
                 on_connection!(self, conn => async {
                     let mut tx = begin_write(conn).await?;
@@ -575,7 +685,10 @@ macro_rules! impl_store {
                     .bind(i64::from(query.limit));
                 records(on_connection!(self, conn => fetch_all(conn, statement).await)?)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl crate::domain::ports::AdminKeyStore for $store {
             async fn insert_admin_key(
                 &self,
                 key: &AdminKeyRecord,
@@ -624,94 +737,6 @@ macro_rules! impl_store {
                     tx.commit().await.map_err(store_error)?;
                     Ok(true)
                 }.await)
-            }
-
-            async fn promote_next_key(
-                &self,
-                now: DateTime<Utc>,
-                publish_until: DateTime<Utc>,
-                audit: &AuditEvent,
-            ) -> Result<Option<String>, StoreError> {
-                on_connection!(self, conn => async {
-                    let mut tx = begin_write(conn).await?;
-                    execute(&mut *tx, sqlx::query($sql::LOCK_KEYS)).await?;
-                    // Re-read under the lock: another replica may have promoted a moment ago.
-                    let query =
-                        sqlx::query_scalar::<_, String>($sql::DUE_NEXT_KEY).bind(now.timestamp());
-                    let Some(kid) = fetch_column(&mut *tx, query).await?.into_iter().next() else {
-                        return Ok(None);
-                    };
-                    let retire = sqlx::query($sql::RETIRE_ACTIVE_KEY)
-                        .bind(now.timestamp())
-                        .bind(publish_until.timestamp());
-                    execute(&mut *tx, retire).await?;
-                    let activate = sqlx::query($sql::ACTIVATE_KEY)
-                        .bind(kid.clone())
-                        .bind(now.timestamp());
-                    execute(&mut *tx, activate).await?;
-                    insert_audit(&mut tx, &about_key(audit, &kid)).await?;
-                    tx.commit().await.map_err(store_error)?;
-                    Ok(Some(kid))
-                }.await)
-            }
-
-            async fn remove_retired_keys(
-                &self,
-                now: DateTime<Utc>,
-                audit: &AuditEvent,
-            ) -> Result<Vec<String>, StoreError> {
-                on_connection!(self, conn => async {
-                    let mut tx = begin_write(conn).await?;
-                    let query = sqlx::query_scalar::<_, String>($sql::REMOVE_RETIRED_KEYS)
-                        .bind(now.timestamp());
-                    let removed = fetch_column(&mut *tx, query).await?;
-                    for kid in &removed {
-                        insert_audit(&mut tx, &about_key(audit, kid)).await?;
-                    }
-                    tx.commit().await.map_err(store_error)?;
-                    Ok(removed)
-                }.await)
-            }
-
-            async fn revoke_signing_key(
-                &self,
-                kid: &str,
-                now: DateTime<Utc>,
-                replacement: &SigningKeyRecord,
-                audit: &AuditEvent,
-            ) -> Result<bool, StoreError> {
-                on_connection!(self, conn => async {
-                    let mut tx = begin_write(conn).await?;
-                    execute(&mut *tx, sqlx::query($sql::LOCK_KEYS)).await?;
-                    let query = sqlx::query_scalar::<_, String>($sql::DELETE_KEY).bind(text(kid));
-                    let Some(state) = fetch_column(&mut *tx, query).await?.into_iter().next() else {
-                        return Ok(false);
-                    };
-                    if state == "active" {
-                        let query = sqlx::query_scalar::<_, String>($sql::NEXT_KEY);
-                        match fetch_column(&mut *tx, query).await?.into_iter().next() {
-                            Some(next) => {
-                                let activate = sqlx::query($sql::ACTIVATE_KEY)
-                                    .bind(next)
-                                    .bind(now.timestamp());
-                                execute(&mut *tx, activate).await?;
-                            }
-                            None => {
-                                let insert =
-                                    bind_key(sqlx::query($sql::INSERT_SIGNING_KEY), replacement);
-                                execute(&mut *tx, insert).await?;
-                            }
-                        }
-                    }
-                    insert_audit(&mut tx, audit).await?;
-                    tx.commit().await.map_err(store_error)?;
-                    Ok(true)
-                }.await)
-            }
-
-            async fn notify_keys_changed(&self) -> Result<(), StoreError> {
-                on_connection!(self, conn => execute(conn, sqlx::query($sql::NOTIFY_KEYS)).await)
-                    .map(drop)
             }
         }
 
