@@ -12,6 +12,7 @@ mod migrations;
 mod pool;
 pub mod postgres;
 mod rows;
+mod shared_sql;
 pub mod sqlite;
 mod store_impl;
 
