@@ -1,5 +1,5 @@
 -- Exactly the statement tokenmint issues per refresh when it runs alone (`sql::ROTATE` in
--- src/store/postgres.rs, checked by a unit test there): a batch of one, each array with one
+-- src/store/postgres/sql.rs, checked by a unit test there): a batch of one, each array with one
 -- element, the bound values written as pgbench expressions: $1 family, $2 presented token,
 -- $3 successor (SHA-256 of chain keys, computed here in the database: three SHA-256 per
 -- statement that tokenmint computes itself), $4 now in ms, $5 the successor's generation,

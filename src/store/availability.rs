@@ -204,8 +204,8 @@ impl std::fmt::Display for Cause<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::clock::ManualClock;
+    use crate::store::availability::*;
 
     fn observer() -> (Observer, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::starting_now());

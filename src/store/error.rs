@@ -154,7 +154,7 @@ impl std::error::Error for Redacted {}
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::store::error::*;
 
     #[test]
     fn io_errors_keep_their_text_and_are_unavailable() {

@@ -3,6 +3,11 @@
 
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
+use super::dialect::Dialect;
+use super::error::store_error;
+use super::pool::Connections;
+use crate::domain::ports::StoreError;
+
 /// A migration applied by this call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {
@@ -21,9 +26,31 @@ pub struct MigrationReport {
     pub total: usize,
 }
 
+/// Applies `migrator`'s pending migrations on a connection of `pool`, with the connection's
+/// limits lifted meanwhile (and restored whatever the outcome: the connection goes back to
+/// the pool), and says which it applied.
+pub(super) async fn apply<D: Dialect>(
+    pool: &Connections<D::Connection>,
+    migrator: &'static Migrator,
+) -> Result<MigrationReport, StoreError> {
+    let mut connection = pool.get().await?;
+    let result = async {
+        D::lift_limits(&mut *connection).await?;
+        let before = begin(&mut *connection, migrator).await?;
+        let run = D::run_migrations(&mut *connection, migrator).await;
+        finish(&mut *connection, migrator, before, run).await
+    }
+    .await;
+    let restored = D::restore_limits(&mut *connection).await;
+    let result = result
+        .map_err(|err| StoreError::Query(Box::new(err)))
+        .and_then(|report| restored.map(|()| report).map_err(store_error));
+    connection.finish(result)
+}
+
 /// Takes the migration lock (re-entrant on PostgreSQL: sqlx's run takes it again) and lists
 /// the versions applied so far.
-pub(super) async fn begin<C: Migrate + ?Sized>(
+async fn begin<C: Migrate + ?Sized>(
     connection: &mut C,
     migrator: &Migrator,
 ) -> Result<Vec<i64>, MigrateError> {
@@ -47,7 +74,7 @@ pub(super) async fn begin<C: Migrate + ?Sized>(
 }
 
 /// Releases the lock taken by [`begin`] and reports what `run` applied.
-pub(super) async fn finish<C: Migrate + ?Sized>(
+async fn finish<C: Migrate + ?Sized>(
     connection: &mut C,
     migrator: &Migrator,
     before: Vec<i64>,

@@ -215,9 +215,9 @@ impl<C: Checked> Connections<C> {
     }
 
     /// The pool's state now.
-    pub fn status(&self) -> super::PoolStatus {
+    pub fn status(&self) -> super::status::PoolStatus {
         let status = self.pool.status();
-        super::PoolStatus {
+        super::status::PoolStatus {
             size: status.size,
             idle: status.available,
             max_size: status.max_size,
