@@ -23,7 +23,6 @@
 //! the right key may be throttled too (429 with `Retry-After: 1`); once verified it is cached.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -32,7 +31,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
+use super::model::admin_keys::{AdminKeyRecord, AdminRole};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
 use super::ports::{Store, StoreError};
 use crate::clock::{Clock, later};
 use crate::crypto::{CryptoError, random_bytes};
@@ -54,45 +54,8 @@ pub const FAILURE_COOLDOWN: chrono::Duration = chrono::Duration::seconds(1);
 /// How long a presented key that failed verification is refused without hashing.
 pub const REJECTION_MEMORY: chrono::Duration = chrono::Duration::minutes(1);
 
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminRole {
-    /// Everything under `/admin/v1`, introspection and the revocation feed.
-    Admin,
-    /// Introspection and the revocation feed.
-    Introspect,
-    /// The revocation feed (`GET /v1/revocations`) only: what a verifier needs, and nothing
-    /// that could read or revoke sessions.
-    Feed,
-}
-
-impl AdminRole {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Introspect => "introspect",
-            Self::Feed => "feed",
-        }
-    }
-
-    /// Whether this role may call `POST /oauth/introspect` (`admin` and `introspect`).
-    pub fn may_introspect(self) -> bool {
-        matches!(self, Self::Admin | Self::Introspect)
-    }
-
-    /// Whether this role may read the revocation feed: every role may.
-    pub fn may_read_feed(self) -> bool {
-        matches!(self, Self::Admin | Self::Introspect | Self::Feed)
-    }
-}
-
-impl fmt::Display for AdminRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
+// Here rather than beside the type: an unknown role is a storage failure, and the model
+// must not depend on the port that defines it.
 impl FromStr for AdminRole {
     type Err = StoreError;
 
@@ -103,38 +66,6 @@ impl FromStr for AdminRole {
             "feed" => Ok(Self::Feed),
             other => Err(StoreError::Corrupt(format!("unknown admin role {other:?}"))),
         }
-    }
-}
-
-/// An admin key as stored: never the secret, only its hash (which `Debug` does not show).
-#[derive(Clone, PartialEq, Eq)]
-pub struct AdminKeyRecord {
-    /// The public id (the part after `tma_`).
-    pub id: String,
-    /// A name for humans.
-    pub name: String,
-    /// What it may do.
-    pub role: AdminRole,
-    /// Argon2id PHC string of the secret.
-    pub secret_hash: String,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Revocation time.
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Last successful (uncached) verification.
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl fmt::Debug for AdminKeyRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminKeyRecord")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .field("created_at", &self.created_at)
-            .field("revoked_at", &self.revoked_at)
-            .field("last_used_at", &self.last_used_at)
-            .finish_non_exhaustive()
     }
 }
 

@@ -1,4 +1,4 @@
-//! Signing keys: their stored form, the in-memory key set that signs and is published, and
+//! Signing keys: the in-memory key set that signs and is published, and
 //! the operations that create and load keys.
 //!
 //! Private keys are stored only sealed under the KEK, bound to their `kid` and algorithm. The
@@ -6,7 +6,6 @@
 //! so someone who can write to the database but does not hold the KEK cannot slip a key of
 //! their own into the JWKS.
 
-use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -15,7 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::keys::{KeyState, SigningKeyRecord};
 use super::ports::{Store, StoreError};
 use crate::clock::{Clock, earlier, later};
 use crate::crypto::jwk::PublicJwk;
@@ -24,34 +24,8 @@ pub use crate::crypto::signing::SigningAlgorithm;
 use crate::crypto::signing::SigningKey;
 use crate::crypto::{CryptoError, signing};
 
-/// Where a key is in its lifecycle: `next` → `active` → `retired` → removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum KeyState {
-    /// Signs new tokens. At most one key is active.
-    Active,
-    /// Published but not signing yet, so verifiers learn it before it is used.
-    Next,
-    /// No longer signs; published until every token it signed has expired.
-    Retired,
-}
-
-impl KeyState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Next => "next",
-            Self::Active => "active",
-            Self::Retired => "retired",
-        }
-    }
-}
-
-impl fmt::Display for KeyState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
+// Here rather than beside the type: an unknown state is a storage failure, and the model
+// must not depend on the port that defines it.
 impl FromStr for KeyState {
     type Err = StoreError;
 
@@ -62,44 +36,6 @@ impl FromStr for KeyState {
             "retired" => Ok(Self::Retired),
             other => Err(StoreError::Corrupt(format!("unknown key state {other:?}"))),
         }
-    }
-}
-
-/// A signing key as stored: metadata, the public JWK (for listing), and the private key
-/// sealed under the KEK.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKeyRecord {
-    /// The RFC 7638 thumbprint of the public key.
-    pub kid: String,
-    /// The algorithm the key signs with.
-    pub algorithm: SigningAlgorithm,
-    /// Lifecycle state.
-    pub state: KeyState,
-    /// The public key, as JSON; informational only (see the module docs).
-    pub public_jwk: String,
-    /// The PKCS#8 private key sealed with [`Kek::seal`] under [`sealing_context`].
-    pub private_key_sealed: Vec<u8>,
-    /// When the key was created.
-    pub created_at: DateTime<Utc>,
-    /// For `next`: the earliest time it may start signing; otherwise when it did.
-    pub activates_at: Option<DateTime<Utc>>,
-    /// When it stopped signing.
-    pub retired_at: Option<DateTime<Utc>>,
-    /// For `retired`: when it leaves the JWKS (every token it signed has expired by then).
-    pub publish_until: Option<DateTime<Utc>>,
-}
-
-impl fmt::Debug for SigningKeyRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKeyRecord")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .field("state", &self.state)
-            .field("created_at", &self.created_at)
-            .field("activates_at", &self.activates_at)
-            .field("retired_at", &self.retired_at)
-            .field("publish_until", &self.publish_until)
-            .finish_non_exhaustive()
     }
 }
 

@@ -5,7 +5,6 @@
 
 pub mod access;
 pub mod admin_keys;
-pub mod audit;
 pub mod availability;
 pub mod error;
 pub mod events;
@@ -15,6 +14,7 @@ pub mod grace;
 pub mod grants;
 pub mod introspect;
 pub mod keys;
+pub mod model;
 pub mod ports;
 pub mod rate_limit;
 pub mod reconcile;

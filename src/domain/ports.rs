@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::admin_keys::AdminKeyRecord;
-use super::audit::{AuditEvent, AuditQuery, AuditRecord};
-use super::keys::SigningKeyRecord;
-use super::session::{Grant, RevocationReason, Session, UserSnapshot};
-use super::token::{FamilyHash, TokenHash};
+use super::model::admin_keys::AdminKeyRecord;
+use super::model::audit::{AuditEvent, AuditQuery, AuditRecord};
+use super::model::keys::SigningKeyRecord;
+use super::model::sessions::{Grant, RevocationReason, Session, UserSnapshot};
+use super::model::tokens::{FamilyHash, TokenHash};
 
 /// A boxed error from an adapter, kept for logs and never shown to clients.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

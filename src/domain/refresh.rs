@@ -25,13 +25,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::{InvalidGrantReason, TokenError};
 use super::events::GrantType;
 use super::grace;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::{Grant, RevocationReason, Session};
 use super::ports::{Revocation, Rotation, TokenFamily};
-use super::session::{Grant, RevocationReason, Session};
 use super::token::{RefreshToken, parse_scope};
 use crate::clock::later;
 use crate::crypto::successor;

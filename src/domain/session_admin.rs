@@ -6,10 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::events::{Events, NoEvents};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::{RevocationReason, Session};
 use super::ports::{Revocation, SessionQuery, Store, StoreError, UserRevocation};
-use super::session::{RevocationReason, Session, not_before_after};
+use super::session::not_before_after;
 use crate::clock::Clock;
 
 /// Largest page of sessions or audit events.

@@ -27,12 +27,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::events::{Events, NoEvents};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::{RevocationReason, UserSnapshot};
 use super::ports::{
     AppwriteUserState, Revocation, Store, StoreError, UserDirectory, UserRevocation,
 };
-use super::session::{RevocationReason, UserSnapshot, not_before_after};
+use super::session::not_before_after;
 use super::text::storable;
 use crate::clock::{Clock, later};
 

@@ -20,9 +20,9 @@ use super::openapi::schemas::{
     AuditPage, KeyList, SessionInclude, SessionPage, UserId, UserRevocation,
 };
 use super::views::{AuditView, KeyView, SessionView};
-use crate::domain::audit::AuditQuery;
 use crate::domain::keys::NextKey;
-use crate::domain::session::RevocationReason;
+use crate::domain::model::audit::AuditQuery;
+use crate::domain::model::sessions::RevocationReason;
 use crate::domain::session_admin::{DEFAULT_PAGE, MAX_PAGE};
 use crate::domain::text::is_identifier;
 

@@ -24,15 +24,15 @@ use super::rows::{
 use super::store_impl::on_connection;
 use super::store_impl::{optional_text, text};
 use crate::config::SqliteSync;
-use crate::domain::admin_keys::AdminKeyRecord;
-use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
-use crate::domain::keys::SigningKeyRecord;
+use crate::domain::model::admin_keys::AdminKeyRecord;
+use crate::domain::model::audit::{AuditEvent, AuditQuery, AuditRecord};
+use crate::domain::model::keys::SigningKeyRecord;
+use crate::domain::model::sessions::{Grant, Session, UserSnapshot};
+use crate::domain::model::tokens::{FamilyHash, TokenHash};
 use crate::domain::ports::{
     FeedEntry, FirstSighting, NewSession, Outage, PurgeCutoffs, ReconcileClaim, Revocation,
     RevokedUser, Rotation, SessionQuery, StoreError, TokenFamily, UserRevocation,
 };
-use crate::domain::session::{Grant, Session, UserSnapshot};
-use crate::domain::token::{FamilyHash, TokenHash};
 
 /// The embedded SQLite migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
