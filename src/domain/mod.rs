@@ -17,6 +17,7 @@ pub mod keys;
 pub mod model;
 pub mod ports;
 pub mod rate_limit;
+pub mod readiness;
 pub mod reconcile;
 pub mod refresh;
 pub mod revoke;

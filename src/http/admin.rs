@@ -328,10 +328,7 @@ pub async fn list_audit_events(
             .transpose()?,
         limit,
     };
-    let events = state.store.audit_events(&query).await?;
-    let next_before = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
-    let events: Vec<AuditView> = events.into_iter().map(AuditView::from).collect();
-    Ok(Json(json!({ "events": events, "next_before": next_before })).into_response())
+    let page = state.sessions.audit_events(&query).await?;
+    let events: Vec<AuditView> = page.items.into_iter().map(AuditView::from).collect();
+    Ok(Json(json!({ "events": events, "next_before": page.next })).into_response())
 }
