@@ -74,3 +74,22 @@ impl fmt::Debug for AdminKeyRecord {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_debug_never_shows_the_secret_hash() {
+        let record = AdminKeyRecord {
+            id: "0123456789abcdef".into(),
+            name: "ops".into(),
+            role: AdminRole::Admin,
+            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: DateTime::<Utc>::MIN_UTC,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        assert!(!format!("{record:?}").contains("argon2"));
+    }
+}
