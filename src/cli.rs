@@ -11,10 +11,12 @@ use clap::{Parser, Subcommand};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::domain::admin_keys::{AdminKeys, AdminRole};
-use crate::domain::audit::{Actor, RequestContext};
-use crate::domain::keys::{KeyManager, NextKey, SigningAlgorithm, SigningKeyRecord};
-use crate::domain::session::{RevocationReason, Session};
+use crate::domain::admin_keys::AdminKeys;
+use crate::domain::keys::{KeyManager, NextKey, SigningAlgorithm};
+use crate::domain::model::admin_keys::AdminRole;
+use crate::domain::model::audit::{Actor, RequestContext};
+use crate::domain::model::keys::SigningKeyRecord;
+use crate::domain::model::sessions::{RevocationReason, Session};
 use crate::domain::session_admin::SessionAdmin;
 use crate::startup::{self, App};
 

@@ -29,10 +29,10 @@ use self::breaker::{CircuitBreaker, Outcome};
 use self::model::{Account, AppwriteSession, ErrorBody, JwtPayload};
 use self::oauth::{OAuthTokenKind, OAuthVerifier};
 use crate::domain::events::{Events, IdentityOutcome, NoEvents};
+use crate::domain::model::sessions::UserSnapshot;
 use crate::domain::ports::{
     BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
 };
-use crate::domain::session::UserSnapshot;
 use crate::domain::text::is_identifier;
 
 /// `X-Appwrite-Response-Format`: the model version this client reads (appwrite-contract.md

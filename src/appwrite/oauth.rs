@@ -29,8 +29,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use crate::domain::model::sessions::UserSnapshot;
 use crate::domain::ports::{BoxError, IdentityError, VerifiedLogin};
-use crate::domain::session::UserSnapshot;
 use crate::domain::text::is_identifier;
 
 /// Least time between two JWKS fetches caused by an unknown `kid`: a flood of tokens with

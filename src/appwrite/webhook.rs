@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::session::{RevocationReason, UserSnapshot};
+use crate::domain::model::sessions::{RevocationReason, UserSnapshot};
 use crate::domain::text::is_identifier;
 use crate::domain::webhook::WebhookAction;
 

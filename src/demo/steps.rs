@@ -12,8 +12,9 @@ use super::show::{Answer, Call, expect, heading};
 use super::verify;
 use crate::Config;
 use crate::clock::SystemClock;
-use crate::domain::admin_keys::{AdminKeys, AdminRole};
-use crate::domain::audit::{Actor, RequestContext};
+use crate::domain::admin_keys::AdminKeys;
+use crate::domain::model::admin_keys::AdminRole;
+use crate::domain::model::audit::{Actor, RequestContext};
 
 /// How many steps the walk-through has.
 pub const STEPS: usize = 8;

@@ -53,7 +53,8 @@ impl super::grants::TokenService {
     pub async fn authorize_self_service(
         &self,
         token: &str,
-    ) -> Result<Option<(AccessClaims, super::session::Session)>, super::error::TokenError> {
+    ) -> Result<Option<(AccessClaims, super::model::sessions::Session)>, super::error::TokenError>
+    {
         let authorized = self.authorize_access_token(token).await?;
         Ok(authorized.filter(|(claims, _)| self.policy.allows_self_service(&claims.aud)))
     }
@@ -63,7 +64,8 @@ impl super::grants::TokenService {
     pub async fn authorize_access_token(
         &self,
         token: &str,
-    ) -> Result<Option<(AccessClaims, super::session::Session)>, super::error::TokenError> {
+    ) -> Result<Option<(AccessClaims, super::model::sessions::Session)>, super::error::TokenError>
+    {
         let keys = self.keys.current();
         let Some(claims) = verify_access_token(&keys, &self.policy.issuer, token) else {
             return Ok(None);

@@ -22,121 +22,31 @@
 //! The price: while someone floods a key id with wrong secrets, its holder's first request with
 //! the right key may be throttled too (429 with `Retry-After: 1`); once verified it is cached.
 
+mod error;
+mod format;
+mod throttle;
+
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHasher};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
-use super::ports::{Store, StoreError};
+use super::model::admin_keys::{AdminKeyRecord, AdminRole};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::ports::Store;
 use crate::clock::{Clock, later};
-use crate::crypto::{CryptoError, random_bytes};
-
-/// The admin-key prefix, so leaked keys are recognisable by secret scanners.
-pub const ADMIN_KEY_PREFIX: &str = "tma_";
-const ID_LEN: usize = 16;
-const SECRET_LEN: usize = 43;
-/// Entries kept in each in-memory cache at most; beyond it expired entries go, then all.
-const CACHE_CAPACITY: usize = 1024;
-/// Argon2 verifications running at once, at most (each takes one core for ~20 ms).
-pub const ARGON2_CONCURRENCY: usize = 1;
-/// Failed verifications of one key id within [`FAILURE_WINDOW`] before it is throttled.
-pub const FAILURES_BEFORE_THROTTLE: u32 = 3;
-/// The window in which failures of one key id are counted.
-pub const FAILURE_WINDOW: chrono::Duration = chrono::Duration::seconds(10);
-/// How long a key id is throttled after each failure beyond [`FAILURES_BEFORE_THROTTLE`].
-pub const FAILURE_COOLDOWN: chrono::Duration = chrono::Duration::seconds(1);
-/// How long a presented key that failed verification is refused without hashing.
-pub const REJECTION_MEMORY: chrono::Duration = chrono::Duration::minutes(1);
-
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminRole {
-    /// Everything under `/admin/v1`, introspection and the revocation feed.
-    Admin,
-    /// Introspection and the revocation feed.
-    Introspect,
-    /// The revocation feed (`GET /v1/revocations`) only: what a verifier needs, and nothing
-    /// that could read or revoke sessions.
-    Feed,
-}
-
-impl AdminRole {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Introspect => "introspect",
-            Self::Feed => "feed",
-        }
-    }
-
-    /// Whether this role may call `POST /oauth/introspect` (`admin` and `introspect`).
-    pub fn may_introspect(self) -> bool {
-        matches!(self, Self::Admin | Self::Introspect)
-    }
-
-    /// Whether this role may read the revocation feed: every role may.
-    pub fn may_read_feed(self) -> bool {
-        matches!(self, Self::Admin | Self::Introspect | Self::Feed)
-    }
-}
-
-impl fmt::Display for AdminRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AdminRole {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "admin" => Ok(Self::Admin),
-            "introspect" => Ok(Self::Introspect),
-            "feed" => Ok(Self::Feed),
-            other => Err(StoreError::Corrupt(format!("unknown admin role {other:?}"))),
-        }
-    }
-}
-
-/// An admin key as stored: never the secret, only its hash (which `Debug` does not show).
-#[derive(Clone, PartialEq, Eq)]
-pub struct AdminKeyRecord {
-    /// The public id (the part after `tma_`).
-    pub id: String,
-    /// A name for humans.
-    pub name: String,
-    /// What it may do.
-    pub role: AdminRole,
-    /// Argon2id PHC string of the secret.
-    pub secret_hash: String,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Revocation time.
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// Last successful (uncached) verification.
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-impl fmt::Debug for AdminKeyRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminKeyRecord")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .field("created_at", &self.created_at)
-            .field("revoked_at", &self.revoked_at)
-            .field("last_used_at", &self.last_used_at)
-            .finish_non_exhaustive()
-    }
-}
+use crate::crypto::random_bytes;
+pub use error::AdminKeyError;
+pub use format::ADMIN_KEY_PREFIX;
+use format::{fingerprint, split_key};
+pub use throttle::{
+    ARGON2_CONCURRENCY, FAILURE_COOLDOWN, FAILURE_WINDOW, FAILURES_BEFORE_THROTTLE,
+    REJECTION_MEMORY,
+};
+use throttle::{Argon2Limits, CACHE_CAPACITY};
 
 /// A caller authenticated by an admin key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,35 +64,6 @@ impl AdminCaller {
     }
 }
 
-/// Why admin-key operations failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminKeyError {
-    /// The presented key is malformed, unknown, wrong or revoked.
-    #[error("invalid admin key")]
-    InvalidKey,
-    /// A verification for this key id failed a moment ago: retry after this many seconds.
-    #[error("too many failed attempts for this key; retry later")]
-    Throttled {
-        /// Seconds before a retry makes sense.
-        retry_after: u64,
-    },
-    /// The name is empty or too long.
-    #[error("the name must be 1 to 100 characters")]
-    InvalidName,
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Randomness or hashing failed.
-    #[error("cannot create the key")]
-    Crypto,
-}
-
-impl From<CryptoError> for AdminKeyError {
-    fn from(_: CryptoError) -> Self {
-        Self::Crypto
-    }
-}
-
 #[derive(Clone)]
 struct CachedKey {
     caller: AdminCaller,
@@ -197,55 +78,6 @@ pub struct AdminKeys {
     cache_ttl: chrono::Duration,
     cache: Arc<Mutex<HashMap<[u8; 32], CachedKey>>>,
     limits: Arc<Argon2Limits>,
-}
-
-/// What bounds Argon2 work (see the module documentation).
-struct Argon2Limits {
-    running: tokio::sync::Semaphore,
-    per_id: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Per key id: failures counted since the window began.
-    failures: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
-    cooldown: Mutex<HashMap<String, DateTime<Utc>>>,
-    rejected: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
-}
-
-impl Default for Argon2Limits {
-    fn default() -> Self {
-        Self {
-            running: tokio::sync::Semaphore::new(ARGON2_CONCURRENCY),
-            per_id: Mutex::default(),
-            failures: Mutex::default(),
-            cooldown: Mutex::default(),
-            rejected: Mutex::default(),
-        }
-    }
-}
-
-/// Whether `map` holds `key` with a time still after `now`.
-fn still<K: Eq + std::hash::Hash>(
-    map: &Mutex<HashMap<K, DateTime<Utc>>>,
-    key: &K,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let map = map.lock().unwrap_or_else(PoisonError::into_inner);
-    map.get(key).copied().filter(|until| *until > now)
-}
-
-/// Inserts into a bounded map of expiry times.
-fn remember_until<K: Eq + std::hash::Hash>(
-    map: &Mutex<HashMap<K, DateTime<Utc>>>,
-    key: K,
-    until: DateTime<Utc>,
-    now: DateTime<Utc>,
-) {
-    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-    if map.len() >= CACHE_CAPACITY {
-        map.retain(|_, until| *until > now);
-        if map.len() >= CACHE_CAPACITY {
-            map.clear();
-        }
-    }
-    map.insert(key, until);
 }
 
 impl AdminKeys {
@@ -344,7 +176,7 @@ impl AdminKeys {
         if let Some(cached) = self.cached(&fingerprint, now) {
             return Ok(cached);
         }
-        self.refuse_known_failures(id, &fingerprint, now)?;
+        self.limits.refuse_known_failures(id, &fingerprint, now)?;
         let record = self
             .store
             .find_admin_key(id)
@@ -355,15 +187,15 @@ impl AdminKeys {
         }
         // One verification per key id at a time: a flood for one id queues here, and after the
         // first failure the rest are answered from the cooldown without hashing.
-        let id_lock = self.id_lock(id);
+        let id_lock = self.limits.id_lock(id);
         let _one_at_a_time = id_lock.lock().await;
         let now = self.clock.now();
         if let Some(cached) = self.cached(&fingerprint, now) {
             return Ok(cached);
         }
-        self.refuse_known_failures(id, &fingerprint, now)?;
-        if !self.verify_secret(secret, &record.secret_hash).await {
-            self.record_failure(id, fingerprint, now);
+        self.limits.refuse_known_failures(id, &fingerprint, now)?;
+        if !self.limits.verify_secret(secret, &record.secret_hash).await {
+            self.limits.record_failure(id, fingerprint, now);
             return Err(AdminKeyError::InvalidKey);
         }
         let caller = AdminCaller {
@@ -372,83 +204,6 @@ impl AdminKeys {
         };
         self.remember(fingerprint, caller.clone(), now);
         Ok(caller)
-    }
-
-    /// Refuses without hashing a key that failed a moment ago, and any key for an id that is
-    /// cooling down after a failure.
-    fn refuse_known_failures(
-        &self,
-        id: &str,
-        fingerprint: &[u8; 32],
-        now: DateTime<Utc>,
-    ) -> Result<(), AdminKeyError> {
-        if still(&self.limits.rejected, fingerprint, now).is_some() {
-            return Err(AdminKeyError::InvalidKey);
-        }
-        if let Some(until) = still(&self.limits.cooldown, &id.to_owned(), now) {
-            let wait = (until - now).num_milliseconds().max(1);
-            let retry_after = u64::try_from((wait + 999) / 1000).unwrap_or(1);
-            return Err(AdminKeyError::Throttled { retry_after });
-        }
-        Ok(())
-    }
-
-    /// Remembers a failed key, counts the failure, and throttles the id once failures repeat.
-    fn record_failure(&self, id: &str, fingerprint: [u8; 32], now: DateTime<Utc>) {
-        let limits = &self.limits;
-        remember_until(
-            &limits.rejected,
-            fingerprint,
-            later(now, REJECTION_MEMORY),
-            now,
-        );
-        let count = {
-            let mut failures = limits
-                .failures
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if failures.len() >= CACHE_CAPACITY {
-                failures.retain(|_, (_, since)| later(*since, FAILURE_WINDOW) > now);
-            }
-            let entry = failures.entry(id.to_owned()).or_insert((0, now));
-            if later(entry.1, FAILURE_WINDOW) <= now {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-            entry.0
-        };
-        if count >= FAILURES_BEFORE_THROTTLE {
-            remember_until(
-                &limits.cooldown,
-                id.to_owned(),
-                later(now, FAILURE_COOLDOWN),
-                now,
-            );
-        }
-    }
-
-    fn id_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .limits
-            .per_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(locks.entry(id.to_owned()).or_default())
-    }
-
-    /// Argon2 off the async workers, never more than [`ARGON2_CONCURRENCY`] at once.
-    async fn verify_secret(&self, secret: &str, hash: &str) -> bool {
-        let Ok(_permit) = self.limits.running.acquire().await else {
-            return false;
-        };
-        let (secret, hash) = (secret.to_owned(), hash.to_owned());
-        tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false)
     }
 
     fn cached(&self, fingerprint: &[u8; 32], now: DateTime<Utc>) -> Option<AdminCaller> {
@@ -474,61 +229,5 @@ impl AdminKeys {
                 until: later(now, self.cache_ttl),
             },
         );
-    }
-}
-
-/// `tma_<16 hex>_<43 base64url>` → (id, secret).
-fn split_key(presented: &str) -> Option<(&str, &str)> {
-    let rest = presented.strip_prefix(ADMIN_KEY_PREFIX)?;
-    let (id, secret) = rest.split_once('_').filter(|(id, _)| id.len() == ID_LEN)?;
-    let well_formed = id.bytes().all(|b| b.is_ascii_hexdigit())
-        && secret.len() == SECRET_LEN
-        && secret
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    well_formed.then_some((id, secret))
-}
-
-/// The cache key: a hash of the presented key, so the cache never holds a usable secret.
-fn fingerprint(presented: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, presented.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_debug_never_shows_the_secret_hash() {
-        let record = AdminKeyRecord {
-            id: "0123456789abcdef".into(),
-            name: "ops".into(),
-            role: AdminRole::Admin,
-            secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-            created_at: DateTime::<Utc>::MIN_UTC,
-            revoked_at: None,
-            last_used_at: None,
-        };
-        assert!(!format!("{record:?}").contains("argon2"));
-    }
-
-    #[test]
-    fn keys_split_into_id_and_secret_only_when_well_formed() {
-        let secret = "A".repeat(43);
-        let key = format!("tma_0123456789abcdef_{secret}");
-        assert_eq!(split_key(&key), Some(("0123456789abcdef", secret.as_str())));
-        for bad in [
-            "".to_owned(),
-            format!("tmx_0123456789abcdef_{secret}"),
-            format!("tma_0123456789abcde_{secret}"),
-            format!("tma_0123456789abcdeg_{secret}"),
-            format!("tma_0123456789abcdef_{secret}A"),
-            format!("tma_0123456789abcdef_{}+", "A".repeat(42)),
-        ] {
-            assert_eq!(split_key(&bad), None, "{bad}");
-        }
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::error::TokenError;
-use super::session::RevocationReason;
+use super::model::sessions::RevocationReason;
 
 /// The grants of `POST /oauth/token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

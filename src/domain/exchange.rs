@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::{InvalidGrantReason, TokenError};
 use super::events::GrantType;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::Session;
 use super::ports::{IdentityError, NewSession, SubjectProof, VerifiedLogin};
-use super::session::Session;
 use super::token::{RefreshToken, parse_scope};
 use crate::clock::later;
 

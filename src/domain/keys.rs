@@ -1,252 +1,33 @@
-//! Signing keys: their stored form, the in-memory key set that signs and is published, and
-//! the operations that create and load keys.
+//! Signing keys: the operations that create, rotate, revoke and load them. The key set they
+//! load is a [`KeySet`]; their stored form in [`super::model::keys`].
 //!
 //! Private keys are stored only sealed under the KEK, bound to their `kid` and algorithm. The
 //! published JWKS is derived from the decrypted private keys, never from a stored public key,
 //! so someone who can write to the database but does not hold the KEK cannot slip a key of
 //! their own into the JWKS.
 
-use std::fmt;
-use std::str::FromStr;
-use std::sync::{Arc, PoisonError, RwLock};
+mod error;
+mod set;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::keys::{KeyState, SigningKeyRecord};
 use super::ports::{Store, StoreError};
 use crate::clock::{Clock, earlier, later};
-use crate::crypto::jwk::PublicJwk;
 use crate::crypto::kek::Kek;
 pub use crate::crypto::signing::SigningAlgorithm;
 use crate::crypto::signing::SigningKey;
 use crate::crypto::{CryptoError, signing};
-
-/// Where a key is in its lifecycle: `next` → `active` → `retired` → removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum KeyState {
-    /// Signs new tokens. At most one key is active.
-    Active,
-    /// Published but not signing yet, so verifiers learn it before it is used.
-    Next,
-    /// No longer signs; published until every token it signed has expired.
-    Retired,
-}
-
-impl KeyState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Next => "next",
-            Self::Active => "active",
-            Self::Retired => "retired",
-        }
-    }
-}
-
-impl fmt::Display for KeyState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for KeyState {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "next" => Ok(Self::Next),
-            "active" => Ok(Self::Active),
-            "retired" => Ok(Self::Retired),
-            other => Err(StoreError::Corrupt(format!("unknown key state {other:?}"))),
-        }
-    }
-}
-
-/// A signing key as stored: metadata, the public JWK (for listing), and the private key
-/// sealed under the KEK.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKeyRecord {
-    /// The RFC 7638 thumbprint of the public key.
-    pub kid: String,
-    /// The algorithm the key signs with.
-    pub algorithm: SigningAlgorithm,
-    /// Lifecycle state.
-    pub state: KeyState,
-    /// The public key, as JSON; informational only (see the module docs).
-    pub public_jwk: String,
-    /// The PKCS#8 private key sealed with [`Kek::seal`] under [`sealing_context`].
-    pub private_key_sealed: Vec<u8>,
-    /// When the key was created.
-    pub created_at: DateTime<Utc>,
-    /// For `next`: the earliest time it may start signing; otherwise when it did.
-    pub activates_at: Option<DateTime<Utc>>,
-    /// When it stopped signing.
-    pub retired_at: Option<DateTime<Utc>>,
-    /// For `retired`: when it leaves the JWKS (every token it signed has expired by then).
-    pub publish_until: Option<DateTime<Utc>>,
-}
-
-impl fmt::Debug for SigningKeyRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKeyRecord")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .field("state", &self.state)
-            .field("created_at", &self.created_at)
-            .field("activates_at", &self.activates_at)
-            .field("retired_at", &self.retired_at)
-            .field("publish_until", &self.publish_until)
-            .finish_non_exhaustive()
-    }
-}
+pub use error::KeyError;
+pub use set::{KeyRing, KeySet, PublishedKey};
 
 /// The associated data a private key is sealed with: its id and algorithm, so a sealed key
 /// copied into another row, or relabelled with another algorithm, fails to open.
 pub fn sealing_context(kid: &str, algorithm: SigningAlgorithm) -> Vec<u8> {
     format!("tokenmint/signing-key/v1|{kid}|{algorithm}").into_bytes()
-}
-
-/// Why keys could not be created or loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    /// A stored key does not open under the configured KEK.
-    #[error(
-        "the key-encryption key does not decrypt signing key {kid}: is TOKENMINT_KEK the key \
-         these signing keys were created with?"
-    )]
-    WrongKek {
-        /// The key that failed to open.
-        kid: String,
-    },
-    /// A stored key opened but is not a valid key of its algorithm.
-    #[error("signing key {kid} is corrupt")]
-    Corrupt {
-        /// The damaged key.
-        kid: String,
-    },
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Key generation failed.
-    #[error("could not generate a signing key")]
-    Generate(#[from] CryptoError),
-}
-
-impl KeyError {
-    /// Whether the database was unreachable or busy: a passing outage (logged once as it
-    /// begins and ends), not a fault of the keys.
-    pub fn is_outage(&self) -> bool {
-        matches!(
-            self,
-            Self::Store(StoreError::Unavailable(_) | StoreError::Busy(_))
-        )
-    }
-}
-
-/// A published key as it appears in the JWKS, with its state.
-#[derive(Debug, Clone)]
-pub struct PublishedKey {
-    /// The public JWK, derived from the private key.
-    pub jwk: PublicJwk,
-    /// Its lifecycle state.
-    pub state: KeyState,
-}
-
-/// The keys one process holds at a time: the signing key and everything published.
-#[derive(Debug, Default)]
-pub struct KeySet {
-    active: Option<Arc<SigningKey>>,
-    published: Vec<PublishedKey>,
-    jwks_json: Bytes,
-    jwks_etag: Bytes,
-}
-
-impl KeySet {
-    /// Builds the set from opened keys, ordered so that every replica renders the same JWKS
-    /// bytes (and so the same `ETag`).
-    fn new(mut keys: Vec<(KeyState, SigningKey)>) -> Self {
-        keys.sort_by(|(a, ka), (b, kb)| a.cmp(b).then_with(|| ka.kid().cmp(kb.kid())));
-        let published: Vec<PublishedKey> = keys
-            .iter()
-            .map(|(state, key)| PublishedKey {
-                jwk: key.public_jwk().clone(),
-                state: *state,
-            })
-            .collect();
-        let jwks =
-            serde_json::json!({ "keys": published.iter().map(|k| &k.jwk).collect::<Vec<_>>() });
-        let jwks_json = jwks.to_string();
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jwks_json.as_bytes());
-        let jwks_digest = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..18]);
-        let active = keys
-            .into_iter()
-            .find(|(state, _)| *state == KeyState::Active)
-            .map(|(_, key)| Arc::new(key));
-        Self {
-            active,
-            published,
-            jwks_json: Bytes::from(jwks_json),
-            jwks_etag: Bytes::from(format!("\"{jwks_digest}\"")),
-        }
-    }
-
-    /// The key that signs new tokens, if one is loaded.
-    pub fn active(&self) -> Option<&Arc<SigningKey>> {
-        self.active.as_ref()
-    }
-
-    /// Every published key.
-    pub fn published(&self) -> &[PublishedKey] {
-        &self.published
-    }
-
-    /// The JWKS document (RFC 7517 §5), rendered once per key-set change. A shared buffer:
-    /// serving it is a reference count, not a copy.
-    pub fn jwks_json(&self) -> &Bytes {
-        &self.jwks_json
-    }
-
-    /// A digest of [`KeySet::jwks_json`] as a strong entity tag (quoted, RFC 9110 §8.8.3),
-    /// rendered once: equal tags, equal documents.
-    pub fn jwks_etag(&self) -> &Bytes {
-        &self.jwks_etag
-    }
-
-    /// The distinct algorithms of the published keys.
-    pub fn algorithms(&self) -> Vec<SigningAlgorithm> {
-        let mut algorithms: Vec<_> = self
-            .published
-            .iter()
-            .filter_map(|k| k.jwk.alg.parse().ok())
-            .collect();
-        algorithms.sort();
-        algorithms.dedup();
-        algorithms
-    }
-}
-
-/// The live key set, shared by every request and swapped whole when keys change.
-#[derive(Debug, Clone, Default)]
-pub struct KeyRing(Arc<RwLock<Arc<KeySet>>>);
-
-impl KeyRing {
-    /// A ring holding `set`.
-    pub fn new(set: KeySet) -> Self {
-        Self(Arc::new(RwLock::new(Arc::new(set))))
-    }
-
-    /// The current set; cheap (one `Arc` clone under a read lock held for no longer).
-    pub fn current(&self) -> Arc<KeySet> {
-        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Replaces the set; requests already holding the old one finish with it.
-    pub fn replace(&self, set: KeySet) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(set);
-    }
 }
 
 /// What [`KeyManager::create_next_key`] did.

@@ -5,7 +5,6 @@
 
 pub mod access;
 pub mod admin_keys;
-pub mod audit;
 pub mod availability;
 pub mod error;
 pub mod events;
@@ -15,8 +14,10 @@ pub mod grace;
 pub mod grants;
 pub mod introspect;
 pub mod keys;
+pub mod model;
 pub mod ports;
 pub mod rate_limit;
+pub mod readiness;
 pub mod reconcile;
 pub mod refresh;
 pub mod revoke;

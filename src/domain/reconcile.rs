@@ -21,13 +21,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::events::{Events, NoEvents, ReconcileOutcome};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::RevocationReason;
 use super::ports::{
     AppwriteUserState, IdentityError, ReconcileClaim, Revocation, Store, StoreError, UserDirectory,
     UserRevocation,
 };
-use super::session::{RevocationReason, not_before_after};
+use super::session::not_before_after;
 use super::webhook::APPWRITE_SESSION_MEMORY;
 use crate::clock::{Clock, later};
 

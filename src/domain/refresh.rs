@@ -23,18 +23,21 @@
 //! A `scope` parameter is checked against the grant before anything is written, so a refused
 //! request never burns the token (the client binding is checked inside the statement).
 
+mod reuse;
+
 use chrono::{DateTime, Utc};
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::{InvalidGrantReason, TokenError};
 use super::events::GrantType;
 use super::grace;
 use super::grants::{IssuedTokens, TokenService, check_visible_ascii};
-use super::ports::{Revocation, Rotation, TokenFamily};
-use super::session::{Grant, RevocationReason, Session};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::Grant;
+use super::ports::{Rotation, TokenFamily};
 use super::token::{RefreshToken, parse_scope};
 use crate::clock::later;
 use crate::crypto::successor;
+use reuse::Replayed;
 
 /// A refresh request, its parameters as received. `Debug` never shows the token.
 #[derive(Clone, Default)]
@@ -248,10 +251,14 @@ impl TokenService {
             }
             // Issued by tokenmint at an older generation, or the previous token after its
             // window: a replay.
-            Some(_) => Err(self.replay(family, &replayed, request, now).await?),
-            None if previous.is_some() => Err(self.replay(family, &replayed, request, now).await?),
+            Some(_) => Err(self
+                .replay(family, &replayed, &request.context, now)
+                .await?),
+            None if previous.is_some() => Err(self
+                .replay(family, &replayed, &request.context, now)
+                .await?),
             // Never issued: a guess on a leaked selector. It must not revoke anything.
-            None => Err(self.forgery(family, request, now).await?),
+            None => Err(self.forgery(family, &request.context, now).await?),
         }
     }
 
@@ -325,84 +332,6 @@ impl TokenService {
         Ok((grant, successor))
     }
 
-    /// A replay of a token tokenmint issued: the session is revoked.
-    async fn replay(
-        &self,
-        family: &TokenFamily,
-        replayed: &Replayed,
-        request: &RefreshRequest,
-        now: DateTime<Utc>,
-    ) -> Result<TokenError, TokenError> {
-        self.events.refresh_reuse_detected();
-        // What an operator needs to tell theft from a fault: which token came back, and how
-        // late (no token or hash is logged).
-        tracing::warn!(
-            sid = %family.session.id,
-            presented_generation = ?replayed.generation,
-            stored_generation = ?replayed.stored,
-            previous_used_ms_ago = ?replayed
-                .previous_used_at
-                .map(|at| (now - at).num_milliseconds()),
-            "a refresh token already rotated was presented again"
-        );
-        self.revoke_for_reuse(&family.session, &request.context, now)
-            .await?;
-        Ok(TokenError::invalid_grant(InvalidGrantReason::TokenReuse))
-    }
-
-    /// A token of the family tokenmint never issued: recorded, nothing else changes.
-    async fn forgery(
-        &self,
-        family: &TokenFamily,
-        request: &RefreshRequest,
-        now: DateTime<Utc>,
-    ) -> Result<TokenError, TokenError> {
-        let audit = AuditEvent::session(
-            "refresh_token.forgery_rejected",
-            Actor::System,
-            &family.session.user_id,
-            family.session.id,
-            None,
-            &request.context,
-            now,
-        );
-        self.store.record_audit(&audit).await?;
-        tracing::warn!(
-            sid = %family.session.id,
-            "a refresh token with this session's selector that tokenmint never issued was \
-             presented (a leaked prefix?); refused, the session is unchanged"
-        );
-        Ok(TokenError::invalid_grant(InvalidGrantReason::ForgedToken))
-    }
-
-    async fn revoke_for_reuse(
-        &self,
-        session: &Session,
-        context: &RequestContext,
-        now: DateTime<Utc>,
-    ) -> Result<(), TokenError> {
-        let reason = RevocationReason::RefreshTokenReuse;
-        let audit = AuditEvent::session(
-            "refresh_token.reuse_detected",
-            Actor::System,
-            &session.user_id,
-            session.id,
-            Some(reason.as_str()),
-            context,
-            now,
-        );
-        let revocation = Revocation::new(reason, now, self.policy.access_ttl);
-        if self
-            .store
-            .revoke_session(session.id, &revocation, &audit)
-            .await?
-        {
-            self.events.sessions_revoked(reason, 1);
-            tracing::warn!(sid = %session.id, "refresh token reuse detected; session revoked");
-        }
-        Ok(())
-    }
-
     fn issue_refreshed(
         &self,
         session: &Grant,
@@ -413,16 +342,6 @@ impl TokenService {
         let scope = narrowed_scope(session.scope.as_deref(), request.scope.as_deref())?;
         self.issue(session, scope.as_deref(), successor, now)
     }
-}
-
-/// What a replayed token was, for the log line that says so.
-struct Replayed {
-    /// The generation it was issued at (none: a token from before generations).
-    generation: Option<u32>,
-    /// The family's stored generation.
-    stored: Option<i64>,
-    /// When it was rotated, if it is the family's previous token (then past its window).
-    previous_used_at: Option<DateTime<Utc>>,
 }
 
 /// RFC 6749 §6: the requested scope must not exceed the granted one; omitted means granted.
@@ -456,48 +375,4 @@ fn check_client(bound: Option<&str>, presented: Option<&str>) -> Result<(), Toke
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scope_may_only_narrow() {
-        assert_eq!(
-            narrowed_scope(Some("a b"), None).unwrap(),
-            Some("a b".into())
-        );
-        assert_eq!(
-            narrowed_scope(Some("a b"), Some("b")).unwrap(),
-            Some("b".into())
-        );
-        assert!(matches!(
-            narrowed_scope(Some("a b"), Some("a c")),
-            Err(TokenError::InvalidScope(_))
-        ));
-        assert!(matches!(
-            narrowed_scope(None, Some("a")),
-            Err(TokenError::InvalidScope(_))
-        ));
-        assert!(matches!(
-            narrowed_scope(Some("a"), Some("a  b")),
-            Err(TokenError::InvalidScope(_))
-        ));
-    }
-
-    #[test]
-    fn a_bound_session_needs_its_client() {
-        assert!(check_client(None, None).is_ok());
-        assert!(check_client(None, Some("x")).is_ok());
-        assert!(check_client(Some("app"), Some("app")).is_ok());
-        assert!(check_client(Some("app"), None).is_err());
-        assert!(check_client(Some("app"), Some("other")).is_err());
-    }
-
-    #[test]
-    fn the_request_debug_hides_the_token() {
-        let request = RefreshRequest {
-            refresh_token: Some("tmr_secret-token-text".into()),
-            ..RefreshRequest::default()
-        };
-        assert!(!format!("{request:?}").contains("secret"));
-    }
-}
+mod tests;

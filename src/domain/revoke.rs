@@ -6,11 +6,11 @@
 use uuid::Uuid;
 
 use super::access::verify_access_token;
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::error::TokenError;
 use super::grants::{TokenService, check_visible_ascii};
+use super::model::audit::{Actor, AuditEvent, RequestContext};
+use super::model::sessions::RevocationReason;
 use super::ports::Revocation;
-use super::session::RevocationReason;
 use super::token::RefreshToken;
 
 /// A revocation request, its parameters as received. `Debug` never shows the token.

@@ -1,15 +1,17 @@
 //! Seeing and ending sessions: for operators (admin API, CLI), for users (their own
-//! sessions), and for Appwrite (webhooks). Every revocation is idempotent and audited.
+//! sessions), and for Appwrite (webhooks). Every revocation is idempotent and audited, and
+//! operators read that audit trail here too.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::audit::{Actor, AuditEvent, RequestContext};
 use super::events::{Events, NoEvents};
+use super::model::audit::{Actor, AuditEvent, AuditQuery, AuditRecord, RequestContext};
+use super::model::sessions::{RevocationReason, Session};
 use super::ports::{Revocation, SessionQuery, Store, StoreError, UserRevocation};
-use super::session::{RevocationReason, Session, not_before_after};
+use super::session::not_before_after;
 use crate::clock::Clock;
 
 /// Largest page of sessions or audit events.
@@ -87,6 +89,19 @@ impl SessionAdmin {
             items,
             next: next.flatten(),
         })
+    }
+
+    /// Audit events, newest first, as `query` filters them. The next cursor (the id to pass
+    /// as `before`) is given whenever the page is full, so the last page may be empty.
+    pub async fn audit_events(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditRecord, i64>, StoreError> {
+        let items = self.store.audit_events(query).await?;
+        let next = (items.len() == query.limit as usize)
+            .then(|| items.last().map(|e| e.id))
+            .flatten();
+        Ok(Page { items, next })
     }
 
     /// One session.

@@ -20,7 +20,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use super::session::Grant;
+use super::model::sessions::Grant;
+use super::model::tokens::{FamilyHash, TokenHash};
 use crate::crypto::validator::{SELECTOR_LEN, TAG_LEN, ValidatorKey};
 use crate::crypto::{CryptoError, random_bytes};
 
@@ -146,27 +147,6 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     let mut hash = [0u8; 32];
     hash.copy_from_slice(digest.as_ref());
     hash
-}
-
-/// The SHA-256 of a refresh token. Lookups go by hashes through a database index, so no
-/// secret-dependent comparison happens in tokenmint's own code.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenHash({:02x}{:02x}…)", self.0[0], self.0[1])
-    }
-}
-
-/// The SHA-256 of a refresh token's selector: names its family (its session).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FamilyHash(pub [u8; 32]);
-
-impl fmt::Debug for FamilyHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FamilyHash({:02x}{:02x}…)", self.0[0], self.0[1])
-    }
 }
 
 pub use tokenmint_token::{ACCESS_TOKEN_TYPE, ANONYMOUS_CLIENT};

@@ -20,9 +20,9 @@ use super::openapi::schemas::{
     AuditPage, KeyList, SessionInclude, SessionPage, UserId, UserRevocation,
 };
 use super::views::{AuditView, KeyView, SessionView};
-use crate::domain::audit::AuditQuery;
 use crate::domain::keys::NextKey;
-use crate::domain::session::RevocationReason;
+use crate::domain::model::audit::AuditQuery;
+use crate::domain::model::sessions::RevocationReason;
 use crate::domain::session_admin::{DEFAULT_PAGE, MAX_PAGE};
 use crate::domain::text::is_identifier;
 
@@ -328,10 +328,7 @@ pub async fn list_audit_events(
             .transpose()?,
         limit,
     };
-    let events = state.store.audit_events(&query).await?;
-    let next_before = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
-    let events: Vec<AuditView> = events.into_iter().map(AuditView::from).collect();
-    Ok(Json(json!({ "events": events, "next_before": next_before })).into_response())
+    let page = state.sessions.audit_events(&query).await?;
+    let events: Vec<AuditView> = page.items.into_iter().map(AuditView::from).collect();
+    Ok(Json(json!({ "events": events, "next_before": page.next })).into_response())
 }

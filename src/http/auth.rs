@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::Problem;
-use crate::domain::admin_keys::{AdminCaller, AdminKeyError, AdminRole};
+use crate::domain::admin_keys::{AdminCaller, AdminKeyError};
+use crate::domain::model::admin_keys::AdminRole;
+use crate::domain::model::sessions::Session;
 use crate::domain::ports::StoreError;
-use crate::domain::session::Session;
 use crate::domain::token::AccessClaims;
 
 const ADMIN_CHALLENGE: &str = "Bearer realm=\"tokenmint-admin\"";

@@ -19,7 +19,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use super::BODY_LIMIT;
 use super::client_ip::ClientIp;
 use super::error::{OAuthError, Problem};
-use crate::domain::audit::RequestContext;
+use crate::domain::model::audit::RequestContext;
 
 /// The parameters of an OAuth request, each present at most once. `Debug` shows the names
 /// only: the values are tokens and proofs.

@@ -1,9 +1,5 @@
-//! Liveness (`/healthz`: the process serves) and readiness (`/readyz`: it can do its job —
-//! the database takes a write and a signing key is loaded — and it is not shutting down).
-//!
-//! The database check is a write (this replica's heartbeat), not a read: a replica whose
-//! `DATABASE_URL` still reaches a demoted primary reads fine and can write nothing, and must
-//! leave the load balancer's rotation.
+//! Liveness (`/healthz`: the process serves) and readiness (`/readyz`: it can do its job, as
+//! `domain::readiness` checks, and it is not shutting down).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +13,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::openapi::schemas::{Health, Readiness};
+use crate::domain::readiness::{self, DatabaseCheck};
 
 /// A readiness probe must answer well within a load balancer's probe timeout.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -69,21 +66,18 @@ pub async fn get_readiness(State(state): State<AppState>) -> Response {
         let body = json!({ "status": "draining", "checks": {} });
         return no_store((StatusCode::SERVICE_UNAVAILABLE, Json(body)));
     }
-    let database = match tokio::time::timeout(PING_TIMEOUT, state.availability.check()).await {
-        Ok(Ok(())) => "ok",
-        // The outage itself is logged once by the store, as it begins and ends.
-        Ok(Err(err)) => {
-            tracing::debug!(error = %err, "readiness: the database took no write");
-            "unavailable"
-        }
-        Err(_) => "timeout",
+    let readiness = readiness::check(&state.availability, &state.keys, PING_TIMEOUT).await;
+    let database = match readiness.database {
+        DatabaseCheck::Ok => "ok",
+        DatabaseCheck::Unavailable => "unavailable",
+        DatabaseCheck::Timeout => "timeout",
     };
-    let signing_key = if state.keys.current().active().is_some() {
+    let signing_key = if readiness.signing_key {
         "ok"
     } else {
         "missing"
     };
-    let ready = database == "ok" && signing_key == "ok";
+    let ready = readiness.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {

@@ -19,8 +19,8 @@ use super::openapi::errors::{
 };
 use super::openapi::schemas::SessionPage;
 use super::views::SessionView;
-use crate::domain::audit::Actor;
-use crate::domain::session::RevocationReason;
+use crate::domain::model::audit::Actor;
+use crate::domain::model::sessions::RevocationReason;
 
 /// `GET /v1/me/sessions[?limit=N][&cursor=C]`: the caller's live sessions, newest first, the
 /// current one marked.

@@ -4,9 +4,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::audit::AuditRecord;
-use crate::domain::keys::SigningKeyRecord;
-use crate::domain::session::Session;
+use crate::domain::model::audit::AuditRecord;
+use crate::domain::model::keys::SigningKeyRecord;
+use crate::domain::model::sessions::Session;
 
 fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)

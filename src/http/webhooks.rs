@@ -35,8 +35,8 @@ use super::{AppState, BODY_LIMIT};
 use crate::appwrite::webhook::{
     DeliveryError, action_for, deciding_event, normalised_events, signature_is_valid,
 };
-use crate::domain::audit::RequestContext;
 use crate::domain::events::WebhookOutcome;
+use crate::domain::model::audit::RequestContext;
 use crate::domain::ports::StoreError;
 use crate::domain::webhook::{Sighting, WebhookAction};
 

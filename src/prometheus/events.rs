@@ -10,7 +10,7 @@ use super::{Metrics, names, register_counter};
 use crate::appwrite::webhook::EVENTS as WEBHOOK_EVENTS;
 use crate::domain::error::{InvalidGrantReason, TokenError};
 use crate::domain::events::{Events, GrantType, IdentityOutcome, ReconcileOutcome, WebhookOutcome};
-use crate::domain::session::RevocationReason;
+use crate::domain::model::sessions::RevocationReason;
 
 /// `outcome` of `tokenmint_token_requests_total`: `issued`, or the OAuth error code answered.
 const TOKEN_OUTCOMES: [&str; 9] = [

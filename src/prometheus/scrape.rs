@@ -8,7 +8,8 @@ use metrics::Label;
 
 use super::{Metrics, names};
 use crate::appwrite::breaker::{CircuitBreaker, CircuitState};
-use crate::domain::keys::{KeyRing, KeyState};
+use crate::domain::keys::KeyRing;
+use crate::domain::model::keys::KeyState;
 use crate::ratelimit::{LimitKind, RateLimits};
 use crate::store::{BatchCounts, DatabaseHealth, PoolStatus};
 

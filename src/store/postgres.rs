@@ -17,7 +17,7 @@ use super::options::DatabaseTimeouts;
 use super::pool::{Checked, Connections};
 use super::shared::{Backend, rotate_alone};
 use crate::domain::ports::{Rotation, StoreError};
-use crate::domain::session::Grant;
+use crate::domain::model::sessions::Grant;
 
 mod rotations;
 mod sql;

@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::admin_keys::AdminKeyRecord;
-use crate::domain::audit::AuditRecord;
-use crate::domain::keys::{SigningAlgorithm, SigningKeyRecord};
+use crate::domain::keys::SigningAlgorithm;
+use crate::domain::model::admin_keys::AdminKeyRecord;
+use crate::domain::model::audit::AuditRecord;
+use crate::domain::model::keys::SigningKeyRecord;
+use crate::domain::model::sessions::{Grant, Session, UserSnapshot};
+use crate::domain::model::tokens::TokenHash;
 use crate::domain::ports::{FeedEntry, PreviousToken, ReconcileClaim, StoreError, TokenFamily};
-use crate::domain::session::{Grant, Session, UserSnapshot};
-use crate::domain::token::TokenHash;
 
 /// A unix-seconds column as a time.
 pub(crate) fn time(seconds: i64) -> Result<DateTime<Utc>, StoreError> {

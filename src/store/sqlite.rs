@@ -20,7 +20,7 @@ use super::pool::{Checked, Connections};
 use super::shared::{Backend, rotate_alone};
 use crate::config::SqliteSync;
 use crate::domain::ports::{Rotation, StoreError};
-use crate::domain::session::Grant;
+use crate::domain::model::sessions::Grant;
 
 mod sql;
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 use tokenmint::clock::SystemClock;
-use tokenmint::domain::admin_keys::{AdminKeys, AdminRole};
-use tokenmint::domain::audit::{Actor, RequestContext};
+use tokenmint::domain::admin_keys::AdminKeys;
+use tokenmint::domain::model::admin_keys::AdminRole;
+use tokenmint::domain::model::audit::{Actor, RequestContext};
 
 use crate::helpers::{Backend, TestApp, TestDb};
 use crate::oauth_helpers::{Harness, Tokens, advance, oauth_error, tokens};

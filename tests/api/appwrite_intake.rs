@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokenmint::domain::admin_keys::AdminRole;
+use tokenmint::domain::model::admin_keys::AdminRole;
 use tokenmint_fake_appwrite::{FakeAppwrite, OAuthAlgorithm, OAuthTokenSpec, PROJECT_ID};
 
 use crate::admin::create_key;
@@ -27,7 +27,10 @@ async fn harness(backend: Backend) -> Harness {
     .await
 }
 
-async fn session_of(harness: &Harness, access_token: &str) -> tokenmint::domain::session::Session {
+async fn session_of(
+    harness: &Harness,
+    access_token: &str,
+) -> tokenmint::domain::model::sessions::Session {
     let claims = harness.app.verify_access_token(access_token, "api").await;
     harness
         .session(claims["sid"].as_str().unwrap().parse().unwrap())

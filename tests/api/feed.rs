@@ -8,8 +8,8 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::Value;
 use tokenmint::clock::{Clock, ManualClock};
-use tokenmint::domain::admin_keys::AdminRole;
 use tokenmint::domain::feed::RevocationFeed;
+use tokenmint::domain::model::admin_keys::AdminRole;
 
 use crate::admin::create_key;
 use crate::helpers::{Backend, TestApp};

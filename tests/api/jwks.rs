@@ -159,7 +159,7 @@ async fn a_rotated_next_key_is_published_by_the_running_server(backend: Backend)
     let NextKey::Created(next) = manager
         .create_next_key(
             SigningAlgorithm::EdDsa,
-            tokenmint::domain::audit::Actor::System,
+            tokenmint::domain::model::audit::Actor::System,
             &Default::default(),
         )
         .await
@@ -171,7 +171,7 @@ async fn a_rotated_next_key_is_published_by_the_running_server(backend: Backend)
         manager
             .create_next_key(
                 SigningAlgorithm::EdDsa,
-                tokenmint::domain::audit::Actor::System,
+                tokenmint::domain::model::audit::Actor::System,
                 &Default::default()
             )
             .await

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokenmint::domain::admin_keys::AdminRole;
 use tokenmint::domain::keys::sealing_context;
+use tokenmint::domain::model::admin_keys::AdminRole;
 
 use crate::admin::create_key;
 use crate::helpers::Backend;
@@ -273,7 +273,7 @@ async fn a_token_of_an_emergency_revoked_key_is_rejected() {
         .revoke(
             &old.kid,
             config.signing_alg,
-            tokenmint::domain::audit::Actor::System,
+            tokenmint::domain::model::audit::Actor::System,
             &Default::default(),
         )
         .await

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::Value;
-use tokenmint::domain::admin_keys::AdminRole;
+use tokenmint::domain::model::admin_keys::AdminRole;
 
 use crate::admin::create_key;
 use crate::helpers::{TEST_KEK, TestDb};

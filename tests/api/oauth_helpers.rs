@@ -117,7 +117,7 @@ impl Harness {
     }
 
     /// The stored session `id`, read as another process would; panics if there is none.
-    pub async fn session(&self, id: uuid::Uuid) -> tokenmint::domain::session::Session {
+    pub async fn session(&self, id: uuid::Uuid) -> tokenmint::domain::model::sessions::Session {
         self.db
             .open()
             .await

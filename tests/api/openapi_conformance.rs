@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
-use tokenmint::domain::admin_keys::AdminRole;
+use tokenmint::domain::model::admin_keys::AdminRole;
 
 use crate::admin::create_key;
 use crate::helpers::{Backend, TestApp};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use sqlx::Connection;
-use tokenmint::domain::session::RevocationReason;
+use tokenmint::domain::model::sessions::RevocationReason;
 use tokenmint::domain::token::RefreshToken;
 
 use crate::db_proxy::DbProxy;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokenmint::domain::session::RevocationReason;
+use tokenmint::domain::model::sessions::RevocationReason;
 
 use crate::helpers::Backend;
 use crate::oauth_helpers::{Harness, JWT_TYPE, advance, oauth_error, tokens};

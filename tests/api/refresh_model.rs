@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use tokenmint::domain::admin_keys::AdminRole;
+use tokenmint::domain::model::admin_keys::AdminRole;
 
 use crate::admin::create_key;
 use crate::helpers::Backend;

@@ -118,7 +118,7 @@ async fn revoking_the_signing_key_replaces_it_at_once(backend: Backend) {
         .revoke(
             &old,
             config.signing_alg,
-            tokenmint::domain::audit::Actor::System,
+            tokenmint::domain::model::audit::Actor::System,
             &Default::default(),
         )
         .await
@@ -129,7 +129,7 @@ async fn revoking_the_signing_key_replaces_it_at_once(backend: Backend) {
             .revoke(
                 "no-such-kid",
                 config.signing_alg,
-                tokenmint::domain::audit::Actor::System,
+                tokenmint::domain::model::audit::Actor::System,
                 &Default::default()
             )
             .await

@@ -123,7 +123,7 @@ async fn a_moved_sealed_key_does_not_open() {
     manager
         .create_next_key(
             tokenmint::domain::keys::SigningAlgorithm::Es256,
-            tokenmint::domain::audit::Actor::System,
+            tokenmint::domain::model::audit::Actor::System,
             &Default::default(),
         )
         .await
@@ -150,7 +150,7 @@ async fn a_wrong_kek_creates_no_key_of_its_own() {
     manager
         .create_next_key(
             tokenmint::domain::keys::SigningAlgorithm::Es256,
-            tokenmint::domain::audit::Actor::System,
+            tokenmint::domain::model::audit::Actor::System,
             &Default::default(),
         )
         .await

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokenmint::clock::{Clock, SystemClock};
 use tokenmint::crypto::kek::Kek;
-use tokenmint::domain::audit::{Actor, AuditEvent, AuditQuery, RequestContext};
-use tokenmint::domain::keys::{KeyManager, KeyState, SigningAlgorithm, SigningKeyRecord};
+use tokenmint::domain::keys::{KeyManager, SigningAlgorithm};
+use tokenmint::domain::model::audit::{Actor, AuditEvent, AuditQuery, RequestContext};
+use tokenmint::domain::model::keys::{KeyState, SigningKeyRecord};
 use tokenmint::domain::ports::Store;
 
 use crate::helpers::{Backend, TEST_KEK, TestDb};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokenmint::domain::session::RevocationReason;
+use tokenmint::domain::model::sessions::RevocationReason;
 use tokenmint::domain::token::RefreshToken;
 
 use crate::helpers::{Backend, TestDb};

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokenmint::crypto::signing::{SigningAlgorithm, SigningKey};
-use tokenmint::domain::admin_keys::AdminRole;
+use tokenmint::domain::model::admin_keys::AdminRole;
 use tokenmint_verify::{Verifier, VerifyError};
 
 use crate::admin::create_key;
@@ -245,7 +245,7 @@ async fn a_revoked_key_is_rejected_once_the_verifier_refetches() {
         .revoke(
             &kid,
             config.signing_alg,
-            tokenmint::domain::audit::Actor::System,
+            tokenmint::domain::model::audit::Actor::System,
             &Default::default(),
         )
         .await

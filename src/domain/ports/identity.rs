@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use super::error::BoxError;
-use crate::domain::session::UserSnapshot;
+use crate::domain::model::sessions::UserSnapshot;
 
 /// What Appwrite says of a user now, asked with a server API key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::session::RevocationReason;
+use crate::domain::model::sessions::RevocationReason;
 
 /// A revocation about to be written: why, when, and until when verifiers must hear of it
 /// (the revocation feed drops the entry once every access token it could affect has expired).

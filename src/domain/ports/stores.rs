@@ -12,11 +12,11 @@ use super::revocation::{Revocation, RevokedUser, UserRevocation};
 use super::sessions::{ReconcileClaim, SessionQuery};
 use super::tokens::{NewSession, Rotation, TokenFamily};
 use super::webhook::FirstSighting;
-use crate::domain::admin_keys::AdminKeyRecord;
-use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
-use crate::domain::keys::SigningKeyRecord;
-use crate::domain::session::{Grant, Session, UserSnapshot};
-use crate::domain::token::{FamilyHash, TokenHash};
+use crate::domain::model::admin_keys::AdminKeyRecord;
+use crate::domain::model::audit::{AuditEvent, AuditQuery, AuditRecord};
+use crate::domain::model::keys::SigningKeyRecord;
+use crate::domain::model::sessions::{Grant, Session, UserSnapshot};
+use crate::domain::model::tokens::{FamilyHash, TokenHash};
 
 /// Every storage port: what a database backend implements, and what the wiring hands to the
 /// domain. Implemented for every type that implements all of them. Through `dyn Store` each

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::session::Session;
-use crate::domain::token::{FamilyHash, TokenHash};
+use crate::domain::model::sessions::Session;
+use crate::domain::model::tokens::{FamilyHash, TokenHash};
 
 /// A session with the state of its refresh-token family.
 #[derive(Debug, Clone)]

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::audit::insert_audit;
 use super::backend::{Backend, on_connection, text};
-use crate::domain::admin_keys::AdminKeyRecord;
-use crate::domain::audit::AuditEvent;
+use crate::domain::model::admin_keys::AdminKeyRecord;
+use crate::domain::model::audit::AuditEvent;
 use crate::domain::ports::{AdminKeyStore, StoreError};
 use crate::store::dialect::Dialect;
 use crate::store::error::store_error;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::Transaction;
 
 use super::backend::{Backend, on_connection, optional_text, text};
-use crate::domain::audit::{AuditEvent, AuditQuery, AuditRecord};
+use crate::domain::model::audit::{AuditEvent, AuditQuery, AuditRecord};
 use crate::domain::ports::{AuditStore, StoreError};
 use crate::store::dialect::Dialect;
 use crate::store::error::store_error;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::future::Future;
 
 use crate::domain::ports::{Rotation, StoreError};
-use crate::domain::session::Grant;
+use crate::domain::model::sessions::Grant;
 use crate::store::dialect::Dialect;
 use crate::store::pool::Connections;
 

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::audit::insert_audit;
 use super::backend::{Backend, on_connection, text};
-use crate::domain::audit::AuditEvent;
-use crate::domain::keys::SigningKeyRecord;
+use crate::domain::model::audit::AuditEvent;
+use crate::domain::model::keys::SigningKeyRecord;
 use crate::domain::ports::{KeyStore, StoreError};
 use crate::store::dialect::{Dialect, Sql};
 use crate::store::error::store_error;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::audit::insert_audit;
 use super::backend::{Backend, on_connection, text};
-use crate::domain::audit::AuditEvent;
+use crate::domain::model::audit::AuditEvent;
 use crate::domain::ports::{Revocation, RevocationStore, RevokedUser, StoreError, UserRevocation};
 use crate::store::dialect::Dialect;
 use crate::store::error::store_error;
