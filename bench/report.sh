@@ -10,7 +10,7 @@
 #   bench/report.sh [--runs N] [--duration S] [--results DIR] [--quick]
 #
 # Defaults: 3 runs of 15 s (after a 2 s warm-up) each; pgbench 15 s per run on 1,000,000
-# sessions. About 7 minutes on a 2-core machine. --quick: one 3 s run of everything on 20,000
+# sessions. 7–9 minutes on a 2-core machine. --quick: one 3 s run of everything on 20,000
 # sessions, to check the script (about a minute).
 #
 # Needs: a release build (`cargo build --release --locked -p tokenmint -p tokenmint-bench`;
@@ -39,6 +39,10 @@ done
 if [ -z "$results" ]; then
     results=bench/results/$(date -u +%Y-%m-%d)-report
     $quick && results=$results-quick
+fi
+if [ -e "$results/machine.txt" ]; then
+    echo "$results already holds a run: name another with --results" >&2
+    exit 2
 fi
 mkdir -p "$results"
 started=$(date +%s)
