@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Every figure of BENCHMARKS.md in one run, side by side: the database ceilings (pgbench), the
-# refresh path of this build and of a baseline build, exchanges, the JWKS against /healthz,
-# verification, memory and start-up, and profiles. Raw results go to bench/results/<date>/
-# (JSON lines from tokenmint-bench, pgbench and wrk output, perf summaries);
-# bench/summarize.py turns them into the tables of BENCHMARKS.md.
+# Every measurement of bench/ in one run, side by side (about 40 minutes; the headline table of
+# BENCHMARKS.md alone is bench/report.sh): the database ceilings (pgbench), the refresh path of
+# this build and of a baseline build, exchanges, the JWKS against /healthz, verification,
+# memory and start-up, and profiles. Raw results go to bench/results/<date>/ (JSON lines from
+# tokenmint-bench, pgbench and wrk output, perf summaries); bench/summarize.py turns them into
+# tables (its latest run's are in bench/results/2026-12-06-full/NOTES.md).
 #
 #   bench/run-all.sh [--baseline PATH] [--runs N] [--duration S] [--results DIR] [--quick]
 #
-# --baseline: a tokenmint binary to compare with (BENCHMARKS.md says how the one it cites was
-# built). --results: where to write (default bench/results/<date>; an existing directory's
+# --baseline: a tokenmint binary to compare with (bench/results/2026-11-23/NOTES.md says how
+# the reference build 49e5219 was built). --results: where to write (default bench/results/<date>; an existing directory's
 # files are appended to, so name a new one for a second run on the same day). --quick: one short run of everything, to check the script. Needs: a release build of
 # this workspace (`cargo build --release --locked -p tokenmint -p tokenmint-bench`), pgbench,
 # wrk, perf, and PostgreSQL on 127.0.0.1:5432 (trust auth, as in ci-notes). Loopback only. Run it
@@ -52,7 +53,7 @@ drive() {
 }
 
 log "database ceilings (pgbench, $rows sessions, 32 clients)"
-# tokenmint_batch16: the same statement carrying 16 rotations, as under load (BENCHMARKS.md).
+# tokenmint_batch16: the same statement carrying 16 rotations, as under load (group rotation).
 bench/pgbench/run.sh --rows "$rows" --clients 32 --duration "$pgbench_duration" --runs "$runs" \
     --scripts "naive one_statement tokenmint tokenmint_batch16" | tee "$results/pgbench.txt"
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Turns the raw results of bench/run-all.sh into the Markdown tables of BENCHMARKS.md.
+"""Turns raw benchmark results into Markdown tables.
 
 Every figure is the median of the runs; every ratio is computed from figures of the same run.
-Usage: bench/summarize.py bench/results/<date>
+Usage:
+  bench/summarize.py --headline bench/results/<date>-report   the headline table of BENCHMARKS.md
+                                                              (from bench/report.sh)
+  bench/summarize.py bench/results/<date>                     every table of bench/run-all.sh
 """
 
 import json
@@ -97,7 +100,76 @@ def ratio(a, b):
     return "—" if not a or not b else f"{a / b:.2f}×"
 
 
+def machine(directory):
+    """machine.txt of bench/report.sh as a dict of its first word to the rest of the line."""
+    path = directory / "machine.txt"
+    info = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        key, _, value = line.partition(" ")
+        info.setdefault(key, value.strip())
+    return info
+
+
+def headline(directory):
+    """The headline table: tokenmint beside its ceiling and the peer, all from one run."""
+    pg = pgbench(directory)
+    runs = {n: driver_summary(driver_runs(directory, f"refresh-{n}"))
+            for n in ["postgres", "sqlite", "peer"]}
+    tm, lite, peer = runs["postgres"], runs["sqlite"], runs["peer"]
+    alone, batch, naive = pg.get("tokenmint", {}), pg.get("tokenmint_batch16", {}), pg.get("naive", {})
+    info = machine(directory)
+    counts = [s["runs"] for s in runs.values() if s]
+    duration = info.get("runs", "").split("duration ")[-1].split()[0] if "duration" in info.get("runs", "") else "?"
+    cpu = info.get("model", "").split(":", 1)[-1].strip()
+    out = [f"Measured {info.get('date', '?')} at {info.get('commit', '?')}: {info.get('cpus', '?')} × "
+           f"{cpu}, PostgreSQL {info.get('postgresql', '?')}, Node.js {info.get('node', '?')}, "
+           f"oidc-provider {info.get('oidc-provider', '?')}. Refresh, 32 chains each always sending "
+           f"its newest token; medians of {min(counts) if counts else 0} interleaved runs of {duration}; "
+           f"everything on the same cores.", ""]
+
+    def us(value):
+        return "—" if value is None else f"{value:,.0f} µs"
+
+    def cell(s, key, digits=0, unit=""):
+        return "—" if not s or s.get(key) is None else f"{s[key]:,.{digits}f}{unit}"
+
+    batch_rotations = batch.get("tps") and batch["tps"] * 16
+    batch_cpu = batch.get("cpu") and batch["cpu"] / 16
+    out.append("| | tokenmint, PostgreSQL | its ceiling: pgbench, tokenmint's statement | "
+               "tokenmint, SQLite | peer: node-oidc-provider, in memory |")
+    out.append("|---|---|---|---|---|")
+    out.append(f"| refreshes/s | **{cell(tm, 'rps')}** | {fmt(alone.get('tps'))} sent alone; "
+               f"{fmt(batch_rotations)} carrying 16 | **{cell(lite, 'rps')}** | **{cell(peer, 'rps')}** |")
+    out.append(f"| p50 / p99 | {cell(tm, 'p50', 2)} / {cell(tm, 'p99', 2)} ms | — | "
+               f"{cell(lite, 'p50', 2)} / {cell(lite, 'p99', 2)} ms | "
+               f"{cell(peer, 'p50', 2)} / {cell(peer, 'p99', 2)} ms |")
+    out.append(f"| server CPU per refresh | **{us(tm and tm['server_us'])}** | — | "
+               f"{us(lite and lite['server_us'])} | {us(peer and peer['server_us'])} |")
+    out.append(f"| database CPU per refresh | {us(tm and tm['db_us'])} | {us(alone.get('cpu'))} alone; "
+               f"{us(batch_cpu)} in a batch of 16 | in the process | in the process (memory) |")
+    out.append(f"| load driver CPU per refresh | {us(tm and tm['driver_us'])} | — | "
+               f"{us(lite and lite['driver_us'])} | {us(peer and peer['driver_us'])} |")
+    out.append(f"| failed requests | {tm['errors'] if tm else '—'} | — | "
+               f"{lite['errors'] if lite else '—'} | {peer['errors'] if peer else '—'} |")
+    out.append("")
+    out.append("Ratios within the run:")
+    if tm:
+        out.append(f"- tokenmint on PostgreSQL ÷ its statement sent alone: "
+                   f"{ratio(tm['rps'], alone.get('tps'))}; ÷ the statement carrying 16: "
+                   f"{ratio(tm['rps'], batch_rotations)}; ÷ the naive 4-round-trip rotation "
+                   f"({fmt(naive.get('tps'))} tps): {ratio(tm['rps'], naive.get('tps'))}")
+    if peer and tm:
+        out.append(f"- refreshes/s, tokenmint ÷ peer: {ratio(tm['rps'], peer['rps'])} on PostgreSQL, "
+                   f"{ratio(lite and lite['rps'], peer['rps'])} on SQLite")
+        out.append(f"- server CPU per refresh, peer ÷ tokenmint: {ratio(peer['server_us'], tm['server_us'])} "
+                   f"(PostgreSQL), {ratio(peer['server_us'], lite and lite['server_us'])} (SQLite)")
+    return "\n".join(out)
+
+
 def main():
+    if sys.argv[1] == "--headline":
+        print(headline(Path(sys.argv[2])))
+        return
     directory = Path(sys.argv[1])
     pg = pgbench(directory)
     out = []

@@ -4,7 +4,7 @@
 # target), then the JWKS against /healthz under wrk and start-to-ready on an existing SQLite
 # database, for this build.
 #
-#   bench/results/2026-12-02-group-rotation/compare-third-set.sh ISSUE_BASELINE [OUTPUT_DIR]
+#   bench/results/2026-12-02-group-rotation/compare-third-set.sh REFERENCE [OUTPUT_DIR]
 set -euo pipefail
 orig=$1
 cd "$(dirname "$0")/../../.."

@@ -1,4 +1,5 @@
-//! The requests the driver sends to tokenmint, and how a failed one is named in the report.
+//! The requests the driver sends to tokenmint (or to the peer, node-oidc-provider), and how a
+//! failed one is named in the report.
 
 use std::fmt;
 use std::time::Duration;
@@ -58,9 +59,29 @@ pub struct Target {
     pub base: String,
     /// Its process id, when known (for CPU and memory readings).
     pub pid: Option<u32>,
+    /// Set when the server is the peer: the client it authenticates on its token endpoint.
+    pub peer: Option<PeerClient>,
+}
+
+/// A client of the peer's token endpoint (`client_secret_post`).
+#[derive(Debug, Clone)]
+pub struct PeerClient {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret`.
+    pub secret: String,
 }
 
 impl Target {
+    /// tokenmint at `base`.
+    pub fn tokenmint(base: String, pid: Option<u32>) -> Self {
+        Self {
+            base,
+            pid,
+            peer: None,
+        }
+    }
+
     /// The absolute URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -84,7 +105,8 @@ pub async fn exchange(
     token_request(client.post(target.url("/oauth/token")).form(&form)).await
 }
 
-/// Rotates a refresh token; returns its successor.
+/// Rotates a refresh token; returns its successor. The peer's token endpoint is `/token` and
+/// wants its client authenticated; tokenmint's is `/oauth/token` and serves public clients.
 ///
 /// # Errors
 /// The failure, as the report names it.
@@ -93,8 +115,41 @@ pub async fn refresh(
     target: &Target,
     token: &str,
 ) -> Result<String, Failure> {
-    let form = [("grant_type", "refresh_token"), ("refresh_token", token)];
-    token_request(client.post(target.url("/oauth/token")).form(&form)).await
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    let path = match &target.peer {
+        None => "/oauth/token",
+        Some(peer) => {
+            form.extend([("client_id", &*peer.id), ("client_secret", &*peer.secret)]);
+            "/token"
+        }
+    };
+    token_request(client.post(target.url(path)).form(&form)).await
+}
+
+/// Asks the peer's bench-only seeding route for `count` new refresh chains, for accounts
+/// `bench-user-<from>` onwards; returns their first refresh tokens.
+///
+/// # Errors
+/// The failure, as the report names it.
+pub async fn peer_chains(
+    client: &reqwest::Client,
+    target: &Target,
+    from: u64,
+    count: u32,
+) -> Result<Vec<String>, Failure> {
+    let url = target.url(&format!("/bench/seed?from={from}&count={count}"));
+    let body = answer(client.post(url)).await?;
+    serde_json::from_slice::<Value>(body.as_ref())
+        .ok()
+        .and_then(|body| {
+            body["refresh_tokens"]
+                .as_array()?
+                .iter()
+                .map(|token| token.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
+        .filter(|tokens| tokens.len() == count as usize)
+        .ok_or(Failure::NoRefreshToken)
 }
 
 /// `GET url`, expecting 200; the body is read in full.

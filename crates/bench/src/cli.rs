@@ -31,6 +31,21 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Workload::Refresh)]
     pub workload: Workload,
 
+    /// Whose token endpoint to drive. `oidc-provider` drives the benchmark peer of
+    /// `bench/peer/oidc-provider` (already running: `--server-url` and `--server-pid`), with the
+    /// `refresh` workload only: chains seeded through its bench-only `/bench/seed` route, then
+    /// the same refresh loop against its own `/token`, authenticated as `--client-id`.
+    #[arg(long, value_enum, default_value_t = TargetKind::Tokenmint)]
+    pub target: TargetKind,
+
+    /// With `--target oidc-provider`: the client the peer knows (`client_secret_post`).
+    #[arg(long, default_value = "bench")]
+    pub client_id: String,
+
+    /// With `--target oidc-provider`: that client's secret.
+    #[arg(long, default_value = "bench-secret")]
+    pub client_secret: String,
+
     /// Concurrent workers, each with at most one request in flight on a keep-alive
     /// connection (1 to 1024).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_CONCURRENCY)))]
@@ -82,8 +97,8 @@ pub struct Args {
     pub server_env: Vec<(String, String)>,
 
     /// Drive an already-running server instead (loopback only: 127.0.0.0/8, ::1,
-    /// localhost). Only the `jwks` and `healthz` workloads: the other two need a server wired
-    /// to this driver's fake Appwrite.
+    /// localhost). For tokenmint, only the `jwks` and `healthz` workloads: the other two need
+    /// a server wired to this driver's fake Appwrite. For `--target oidc-provider`, the peer.
     #[arg(long, value_name = "URL", value_parser = loopback_url)]
     pub server_url: Option<url::Url>,
 
@@ -108,6 +123,16 @@ pub enum Workload {
     Jwks,
     /// `GET /healthz`.
     Healthz,
+}
+
+/// The server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// tokenmint: spawned by the driver (or running, for `jwks` and `healthz`).
+    Tokenmint,
+    /// node-oidc-provider as set up in `bench/peer/oidc-provider`, already running.
+    OidcProvider,
 }
 
 /// The database behind the spawned server.
@@ -143,9 +168,9 @@ impl DatabaseKind {
 }
 
 impl Args {
-    /// Sessions to seed: `--sessions`, else one per worker (none on a running server).
+    /// Sessions to seed: `--sessions`, else one per worker (none on a running tokenmint).
     pub fn session_count(&self) -> u32 {
-        let default = if self.server_url.is_some() {
+        let default = if self.server_url.is_some() && self.target == TargetKind::Tokenmint {
             0
         } else {
             u32::from(self.concurrency)
@@ -159,8 +184,17 @@ impl Args {
     /// A message naming the arguments that do not fit together.
     pub fn validate(&self) -> anyhow::Result<()> {
         let sessions = self.session_count();
+        if self.target == TargetKind::OidcProvider
+            && (self.server_url.is_none() || self.workload != Workload::Refresh)
+        {
+            bail!(
+                "--target oidc-provider drives a running peer (--server-url, and --server-pid for \
+                 its CPU time) with the refresh workload only"
+            );
+        }
         let needs_fake = matches!(self.workload, Workload::Refresh | Workload::Exchange);
-        if self.server_url.is_some() && (needs_fake || sessions > 0) {
+        let tokenmint = self.target == TargetKind::Tokenmint;
+        if tokenmint && self.server_url.is_some() && (needs_fake || sessions > 0) {
             bail!(
                 "--server-url drives only the jwks and healthz workloads without sessions: token \
                  exchanges need a server wired to this driver's fake Appwrite (use --server-bin)"
@@ -275,5 +309,21 @@ mod tests {
         let args =
             Args::parse_from([&["tokenmint-bench", "--workload", "jwks"][..], &url[..]].concat());
         assert!(args.validate().is_ok());
+    }
+
+    #[test]
+    fn the_peer_is_driven_running_and_with_refreshes_only() {
+        let peer = ["tokenmint-bench", "--target", "oidc-provider"];
+        let url = ["--server-url", "http://127.0.0.1:8080"];
+        assert!(Args::parse_from(peer).validate().is_err());
+        let args = Args::parse_from([&peer[..], &url[..]].concat());
+        assert!(args.validate().is_ok());
+        assert_eq!(args.session_count(), 8);
+        let jwks = ["--workload", "jwks"];
+        assert!(
+            Args::parse_from([&peer[..], &url[..], &jwks[..]].concat())
+                .validate()
+                .is_err()
+        );
     }
 }

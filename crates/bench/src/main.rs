@@ -25,6 +25,11 @@
 //! starts), `jwks` (`GET /.well-known/jwks.json`) and `healthz` (`GET /healthz`, the ceiling
 //! for `jwks`).
 //!
+//! The peer: `--target oidc-provider` drives node-oidc-provider as set up in
+//! `bench/peer/oidc-provider` (already running; `bench/peer/run.sh` starts it): refresh chains
+//! seeded through its bench-only seeding route, then the same refresh loop against its own,
+//! unmodified token endpoint, with the same report (the server CPU is its node process's).
+//!
 //! The driver shares the machine with the server: on a small machine its own CPU use (also
 //! reported) limits what it can measure. Numbers are a comparison between runs on the same
 //! machine, not a capacity statement.

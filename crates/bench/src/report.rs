@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::{DatabaseKind, Workload};
+use crate::cli::{DatabaseKind, TargetKind, Workload};
 use crate::procfs::{Memory, TickRate};
 use crate::server::ServerLog;
 use crate::stats::Totals;
@@ -10,6 +10,8 @@ use crate::stats::Totals;
 /// Everything a run found.
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
+    /// Whose server was measured.
+    pub target: TargetKind,
     /// What was measured.
     pub workload: Workload,
     /// Workers.
@@ -129,7 +131,15 @@ fn server_lines(out: &mut String, r: &Report) {
     let s = &r.server;
     let pid = s.pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
     let Some(binary) = &s.binary else {
-        let _ = writeln!(out, "server        already running at {}{pid}", s.url);
+        let whose = match r.target {
+            TargetKind::Tokenmint => "",
+            TargetKind::OidcProvider => "node-oidc-provider (the peer), ",
+        };
+        let _ = writeln!(
+            out,
+            "server        {whose}already running at {}{pid}",
+            s.url
+        );
         return;
     };
     let _ = writeln!(out, "server        {binary}{pid} at {}", s.url);

@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use tokenmint_fake_appwrite::{FakeAppwrite, PROJECT_ID};
 
-use crate::api::{self, Target};
-use crate::cli::{Args, DatabaseKind};
+use crate::api::{self, PeerClient, Target};
+use crate::cli::{Args, DatabaseKind, TargetKind};
 use crate::database::BenchDatabase;
 use crate::procfs::{self, TickRate};
 use crate::report::{DatabaseInfo, Report, ServerInfo, Usage};
@@ -24,10 +24,16 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let appwrite = FakeAppwrite::start().await;
     let client = api::client(args.concurrency).context("building the HTTP client")?;
     if let Some(url) = &args.server_url {
-        let target = Target {
-            base: url.as_str().trim_end_matches('/').to_owned(),
-            pid: args.server_pid,
-        };
+        let mut target = Target::tokenmint(
+            url.as_str().trim_end_matches('/').to_owned(),
+            args.server_pid,
+        );
+        if args.target == TargetKind::OidcProvider {
+            target.peer = Some(PeerClient {
+                id: args.client_id.clone(),
+                secret: args.client_secret.clone(),
+            });
+        }
         let (totals, usage) = measure(args, &client, &appwrite, &target).await?;
         let server = ServerInfo {
             url: target.base,
@@ -124,14 +130,18 @@ async fn measure(
     appwrite: &FakeAppwrite,
     target: &Target,
 ) -> anyhow::Result<(Totals, Usage)> {
-    let tokens = crate::seed::sessions(
-        client,
-        target,
-        appwrite,
-        args.session_count(),
-        args.concurrency,
-    )
-    .await?;
+    let tokens = if target.peer.is_some() {
+        crate::seed::peer_chains(client, target, args.session_count()).await?
+    } else {
+        crate::seed::sessions(
+            client,
+            target,
+            appwrite,
+            args.session_count(),
+            args.concurrency,
+        )
+        .await?
+    };
     appwrite.set_latency(args.appwrite_latency);
     let window = Window::starting_now(args.warmup, args.duration);
     let setup = Setup {
@@ -203,6 +213,7 @@ fn report(
     usage: Usage,
 ) -> Report {
     Report {
+        target: args.target,
         workload: args.workload,
         concurrency: args.concurrency,
         duration_s: args.duration.as_secs_f64(),

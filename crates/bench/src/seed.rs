@@ -1,5 +1,5 @@
 //! Seeding: sessions created through real token exchanges, as apps create them, before the
-//! measurement.
+//! measurement; on the peer, chains from its bench-only seeding route.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -52,4 +52,29 @@ pub async fn sessions(
     }
     tokens.sort_unstable_by_key(|(n, _)| *n);
     Ok(tokens.into_iter().map(|(_, token)| token).collect())
+}
+
+/// Asks the peer for `count` refresh chains (in batches, so no answer grows large); returns
+/// their first refresh tokens.
+///
+/// # Errors
+/// The first failed batch.
+pub async fn peer_chains(
+    client: &reqwest::Client,
+    target: &Target,
+    count: u32,
+) -> anyhow::Result<Vec<String>> {
+    const BATCH: u32 = 1000;
+    let mut tokens = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut from = 0;
+    while from < count {
+        let batch = BATCH.min(count - from);
+        let seeded = api::peer_chains(client, target, u64::from(from), batch)
+            .await
+            .map_err(|failure| anyhow::anyhow!("{failure}"))
+            .with_context(|| format!("seeding the peer: chains {from} to {}", from + batch))?;
+        tokens.extend(seeded);
+        from += batch;
+    }
+    Ok(tokens)
 }

@@ -127,10 +127,7 @@ pub async fn start(launch: &Launch<'_>, client: &reqwest::Client) -> anyhow::Res
         stopped: false,
     };
     let address = process.address(address_rx).await?;
-    let target = Target {
-        base: format!("http://{address}"),
-        pid: Some(process.child.id()),
-    };
+    let target = Target::tokenmint(format!("http://{address}"), Some(process.child.id()));
     process.wait_ready(client, &target).await?;
     Ok(Started {
         process,

@@ -100,7 +100,7 @@ impl Worker {
                 Err(_) => {
                     restarts += 1;
                     let user = format!("bench-restart-{}-{restarts}", self.index);
-                    if let Ok(fresh) = self.new_session(&user).await {
+                    if let Ok(fresh) = self.new_session(&user, restarts).await {
                         token = fresh;
                     }
                 }
@@ -137,7 +137,15 @@ impl Worker {
         record
     }
 
-    async fn new_session(&self, user_id: &str) -> Result<String, Failure> {
+    /// A new chain after a refusal; on the peer, from its seeding route, for an account no
+    /// seeded chain has.
+    async fn new_session(&self, user_id: &str, restart: u64) -> Result<String, Failure> {
+        if self.setup.target.peer.is_some() {
+            let from = 1_000_000_u64 * (u64::from(self.index) + 1) + restart;
+            let mut chains =
+                api::peer_chains(&self.setup.client, &self.setup.target, from, 1).await?;
+            return chains.pop().ok_or(Failure::NoRefreshToken);
+        }
         let user = self.setup.appwrite.signed_in_user(user_id);
         api::exchange(&self.setup.client, &self.setup.target, &user.jwt).await
     }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The second part of the group-rotation run: this build beside the build the issue measured
+# The second part of the group-rotation run: this build beside the reference build
 # (49e5219, before the token-family redesign) and the build before group rotation, on
 # PostgreSQL (TCP + TLS) and SQLite, interleaved, three runs each; and pgbench's one-statement
 # rotation on the per-token table, for the database-CPU comparison.
 #
-#   bench/results/2026-12-02-group-rotation/compare-issue-baseline.sh ISSUE_BASELINE BEFORE [OUTPUT_DIR]
+#   bench/results/2026-12-02-group-rotation/compare-reference.sh REFERENCE BEFORE [OUTPUT_DIR]
 set -euo pipefail
 orig=$1 before=$2
 cd "$(dirname "$0")/../../.."
