@@ -7,8 +7,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::Problem;
+use super::state::AppState;
 use crate::domain::admin_keys::{AdminCaller, AdminKeyError, AdminRole};
 use crate::domain::ports::StoreError;
 use crate::domain::session::Session;
