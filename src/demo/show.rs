@@ -155,11 +155,6 @@ pub fn abbreviate(text: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// A step's heading: `== 3/8 Refresh`.
-pub fn heading(number: usize, title: &str) {
-    println!("\n== {number}/{} {title}\n", super::steps::STEPS);
-}
-
 /// Fails the demo when tokenmint did not answer as the step expects.
 pub fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
     if ok {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokenmint_fake_appwrite::FakeAppwrite;
 
-use super::show::{Answer, Call, expect, heading};
+use super::show::{Answer, Call, expect};
 use super::verify;
 use crate::Config;
 use crate::clock::SystemClock;
@@ -98,6 +98,11 @@ pub async fn walk_through(tour: &Tour<'_>) -> anyhow::Result<String> {
     heading(8, "Sign in through Appwrite's OAuth2 server instead");
     oauth_step(tour).await?;
     Ok(admin_key)
+}
+
+/// A step's heading: `== 3/8 Refresh`.
+fn heading(number: usize, title: &str) {
+    println!("\n== {number}/{STEPS} {title}\n");
 }
 
 /// The token-exchange call for an Appwrite JWT.

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::AppState;
 use super::auth::AdminKey;
 use super::error::Problem;
 use super::extract::{PathParams, QueryParams, request_context};
@@ -19,6 +18,7 @@ use super::openapi::errors::{
 use super::openapi::schemas::{
     AuditPage, KeyList, SessionInclude, SessionPage, UserId, UserRevocation,
 };
+use super::state::AppState;
 use super::views::{AuditView, KeyView, SessionView};
 use crate::domain::keys::NextKey;
 use crate::domain::model::audit::AuditQuery;

@@ -7,8 +7,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::error::Problem;
+use super::state::AppState;
 use crate::domain::admin_keys::{AdminCaller, AdminKeyError};
 use crate::domain::model::admin_keys::AdminRole;
 use crate::domain::model::sessions::Session;

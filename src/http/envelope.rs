@@ -9,7 +9,7 @@
 //! (`rate_limit`): it runs inside CORS, so a browser can read its 429.
 //!
 //! [`ClientIp`]: super::client_ip::ClientIp
-//! [`REQUEST_TIMEOUT`]: super::REQUEST_TIMEOUT
+//! [`REQUEST_TIMEOUT`]: super::limits::REQUEST_TIMEOUT
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -27,8 +27,10 @@ use tokio::time::Timeout;
 use tower::{Layer, Service};
 
 use super::client_ip::{ClientIp, client_ip};
-use super::metrics::{HttpMetrics, method_column};
-use super::{ErrorFamily, REQUEST_TIMEOUT, error};
+use super::error;
+use super::family::ErrorFamily;
+use super::limits::REQUEST_TIMEOUT;
+use super::request_metrics::{HttpMetrics, method_column};
 use crate::config::ClientIpHeader;
 
 /// Wraps each route of a router in the envelope.

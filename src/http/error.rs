@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::family::ErrorFamily;
 use crate::domain::error::TokenError;
 use crate::domain::ports::StoreError;
 
@@ -105,17 +106,17 @@ pub async fn not_found() -> Problem {
 }
 
 /// A request that took longer than the server's timeout: 503 with `Retry-After`.
-pub fn timed_out(family: super::ErrorFamily) -> Response {
+pub fn timed_out(family: ErrorFamily) -> Response {
     const RETRY_AFTER: u64 = 5;
     match family {
-        super::ErrorFamily::OAuth => OAuthError::new(
+        ErrorFamily::OAuth => OAuthError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the request took too long; retry later",
         )
         .retry_after(RETRY_AFTER)
         .into_response(),
-        super::ErrorFamily::Problem => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        ErrorFamily::Problem => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_detail("the request took too long; retry later")
             .with_retry_after(RETRY_AFTER)
             .into_response(),
@@ -124,15 +125,15 @@ pub fn timed_out(family: super::ErrorFamily) -> Response {
 
 /// A routed path called with a method it does not serve: 405 in the route's format (axum adds
 /// the `Allow` header).
-pub fn method_not_allowed(family: super::ErrorFamily) -> Response {
+pub fn method_not_allowed(family: ErrorFamily) -> Response {
     match family {
-        super::ErrorFamily::OAuth => OAuthError::new(
+        ErrorFamily::OAuth => OAuthError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "invalid_request",
             "this endpoint does not serve that method",
         )
         .into_response(),
-        super::ErrorFamily::Problem => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+        ErrorFamily::Problem => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
             .with_detail("this endpoint does not serve that method")
             .into_response(),
     }

@@ -16,9 +16,9 @@ use axum::http::{StatusCode, header};
 use percent_encoding::percent_decode;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
-use super::BODY_LIMIT;
 use super::client_ip::ClientIp;
 use super::error::{OAuthError, Problem};
+use super::limits::BODY_LIMIT;
 use crate::domain::model::audit::RequestContext;
 
 /// The parameters of an OAuth request, each present at most once. `Debug` shows the names

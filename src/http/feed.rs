@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
 use super::auth::FeedReader;
 use super::error::Problem;
 use super::extract::QueryParams;
@@ -16,6 +15,7 @@ use super::openapi::errors::{
     ProblemBadRequest, ProblemTooManyRequests, ProblemUnauthorized, ProblemUnavailable,
 };
 use super::openapi::schemas::RevocationFeed;
+use super::state::AppState;
 use crate::domain::feed::FeedCursor;
 use crate::domain::ports::FeedEntry;
 

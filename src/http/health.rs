@@ -1,8 +1,6 @@
 //! Liveness (`/healthz`: the process serves) and readiness (`/readyz`: it can do its job, as
 //! `domain::readiness` checks, and it is not shutting down).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -11,8 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
 use super::openapi::schemas::{Health, Readiness};
+use super::state::AppState;
 use crate::domain::readiness::{self, DatabaseCheck};
 
 /// A readiness probe must answer well within a load balancer's probe timeout.
@@ -28,24 +26,6 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 )]
 pub async fn get_health() -> Response {
     no_store((StatusCode::OK, Json(json!({ "status": "ok" }))))
-}
-
-/// Whether the process is draining: set once shutdown has begun, never cleared. While it is
-/// set, `/readyz` answers 503 so load balancers stop routing here, and everything else is
-/// still served (see `App::run_until`).
-#[derive(Debug, Clone, Default)]
-pub struct Draining(Arc<AtomicBool>);
-
-impl Draining {
-    /// Marks the process as draining.
-    pub fn start(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether draining has started.
-    pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// `GET /readyz`: 200 when ready; 503 with the failing checks otherwise, or at once with

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::AppState;
 use super::admin::{cursor, limit};
 use super::auth::AccessToken;
 use super::error::Problem;
@@ -18,6 +17,7 @@ use super::openapi::errors::{
     ProblemBadRequest, ProblemNotFound, ProblemUnauthorized, ProblemUnavailable,
 };
 use super::openapi::schemas::SessionPage;
+use super::state::AppState;
 use super::views::SessionView;
 use crate::domain::model::audit::Actor;
 use crate::domain::model::sessions::RevocationReason;

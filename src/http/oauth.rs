@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::AppState;
 use super::auth::{AdminKeyRejection, AnyAdminKey};
 use super::error::OAuthError;
 use super::extract::OAuthParams;
@@ -17,6 +16,7 @@ use super::openapi::errors::{
 use super::openapi::schemas::{
     AccessTokenType, IntrospectionRequest, IntrospectionResponse, RevocationRequest, TokenRequest,
 };
+use super::state::AppState;
 use super::wellknown::TOKEN_EXCHANGE_GRANT;
 use crate::domain::error::TokenError;
 use crate::domain::exchange::ExchangeRequest;

@@ -26,12 +26,13 @@ use serde_json::json;
 
 use super::error::Problem;
 use super::extract::request_context;
+use super::limits::BODY_LIMIT;
 use super::openapi::errors::{
     ProblemConflict, ProblemNotFound, ProblemPayloadTooLarge, ProblemTooManyRequests,
     ProblemUnauthorized, ProblemUnavailable, ProblemUnprocessable,
 };
 use super::openapi::schemas::WebhookResult;
-use super::{AppState, BODY_LIMIT};
+use super::state::AppState;
 use crate::appwrite::webhook::{
     DeliveryError, action_for, deciding_event, normalised_events, signature_is_valid,
 };

@@ -8,7 +8,7 @@
 
 use utoipa::{IntoResponses, ToSchema};
 
-use crate::http::Problem;
+use crate::http::error::Problem;
 
 /// An RFC 6749 §5.2 error response (also used by RFC 7009 revocation and RFC 7662
 /// introspection).

@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of the HTTP API, generated from the
 //! `#[utoipa::path]` annotations on the handlers and the schemas of their request and
 //! response types. The `openapi` integration test keeps it honest: its operations must be
-//! exactly the routes of [`super::endpoints`], and real responses must match its schemas.
+//! exactly the routes of [`super::routes::endpoints`], and real responses must match its schemas.
 
 pub mod errors;
 pub mod schemas;
@@ -55,7 +55,7 @@ that takes too long is answered 503 with `Retry-After`. Bodies are limited to 64
     ),
     components(schemas(
         errors::OAuthErrorBody,
-        super::Problem,
+        super::error::Problem,
         views::SessionView,
         // Parameter types: `params(...)` refers to them without registering them.
         schemas::UserId,
