@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{RESPONSE_FORMAT, error_for, unreadable};
+use super::wire::{RESPONSE_FORMAT, error_for, unreadable};
 use crate::domain::ports::{AppwriteUserState, IdentityError, UserDirectory};
 
 /// The Users API of one Appwrite project.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::sources::Settings;
 
 /// Largest count accepted in a rate (`COUNT/UNIT`).
@@ -196,43 +196,6 @@ mod tests {
         ] {
             let err = parse_trusted_proxies(bad).unwrap_err();
             assert!(err.contains(bad), "{bad}: {err}");
-        }
-    }
-
-    fn load(env: &[(&str, &str)]) -> Result<super::super::Config, ConfigError> {
-        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
-        super::super::Config::from_sources(None, env)
-    }
-
-    #[test]
-    fn defaults_are_generous_and_no_proxy_is_trusted() {
-        let config = load(&[]).unwrap();
-        let limits = config.rate_limits;
-        assert_eq!(limits.ip, rate(1200, 60));
-        assert_eq!(limits.webhook_ip, rate(6000, 60));
-        assert_eq!(limits.exchange_user, rate(60, 3600));
-        assert_eq!(limits.admin_key, rate(600, 60));
-        assert!(config.trusted_proxies.is_empty());
-    }
-
-    #[test]
-    fn each_limit_is_disabled_by_zero_and_errors_name_their_variable() {
-        let names = [
-            "TOKENMINT_RATE_LIMIT_IP",
-            "TOKENMINT_RATE_LIMIT_WEBHOOK_IP",
-            "TOKENMINT_RATE_LIMIT_EXCHANGE_USER",
-            "TOKENMINT_RATE_LIMIT_ADMIN_KEY",
-        ];
-        let off: Vec<(&str, &str)> = names.iter().map(|n| (*n, "0")).collect();
-        assert_eq!(load(&off).unwrap().rate_limits, RateLimitSettings::DISABLED);
-        for name in names.into_iter().chain(["TOKENMINT_TRUSTED_PROXIES"]) {
-            match load(&[(name, "lots")]) {
-                Err(ConfigError::Invalid { variable, problem }) => {
-                    assert_eq!(variable, name);
-                    assert!(problem.contains("\"lots\""), "{problem}");
-                }
-                other => panic!("{name}: expected an invalid-variable error, got {other:?}"),
-            }
         }
     }
 }

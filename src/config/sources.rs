@@ -11,8 +11,9 @@ use figment::providers::{Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::error::ConfigError;
+use super::names::{DEFAULT_CONFIG_FILE, VARIABLES};
 use super::values::{DurationRange, parse_duration};
-use super::{ConfigError, DEFAULT_CONFIG_FILE, VARIABLES};
 
 /// The raw, merged settings before validation: text (or a TOML scalar or list) per key.
 #[derive(Debug, Default, Deserialize)]

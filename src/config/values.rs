@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::{DatabaseUrl, SNAPSHOT_CLAIMS};
+use super::kinds::DatabaseUrl;
+use super::names::SNAPSHOT_CLAIMS;
 
 /// The accepted range of a duration setting, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
