@@ -11,21 +11,9 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
-use tokenmint::appwrite::webhook::{action_for, signature_is_valid};
+use tokenmint::appwrite::webhook::{EVENTS, action_for, signature_is_valid};
 use tokenmint::domain::text::is_identifier;
 use tokenmint::domain::webhook::WebhookAction;
-
-const EVENTS: [&str; 9] = [
-    "users.*.sessions.*.delete",
-    "users.*.sessions.delete",
-    "users.*.delete",
-    "users.*.update.password",
-    "users.*.update.status",
-    "users.*.update.labels",
-    "users.*.update.name",
-    "users.*.update.email",
-    "",
-];
 
 fn sign(key: &str, url: &str, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key.as_bytes());
@@ -49,7 +37,11 @@ fn check_action(events: &str, body: &[u8]) {
     let Ok((event, action)) = action_for(events, body) else {
         return;
     };
-    assert!(EVENTS.contains(&event.as_str()), "{event}");
+    // An empty event: the delivery named no event the contract lists.
+    assert!(
+        event.is_empty() || EVENTS.contains(&event.as_str()),
+        "{event}"
+    );
     match action {
         WebhookAction::RevokeUser { user_id, .. }
         | WebhookAction::UpdateSnapshot { user_id, .. } => {

@@ -10,10 +10,12 @@
 pub mod breaker;
 mod client;
 pub mod directory;
+mod jwks;
 mod lossy;
 pub mod model;
 pub mod oauth;
 pub mod webhook;
+mod webhook_signature;
 mod wire;
 
 pub use self::client::AppwriteClient;

@@ -1,5 +1,5 @@
-//! `tokenmint-verify`: verify [tokenmint](https://github.com/) access tokens in a Rust
-//! microservice, locally, with no network call on the hot path.
+//! `tokenmint-verify`: verify tokenmint access tokens in a Rust microservice, locally, with no
+//! network call on the hot path (guide: `docs/guides/verifying-tokens.md` in tokenmint's tree).
 //!
 //! - The JWKS is fetched from `jwks_url`, or found through the issuer's discovery document, and
 //!   cached as long as its `Cache-Control: max-age` says (5 min when it says nothing, 24 h at
