@@ -2,70 +2,19 @@
 
 use std::time::Duration;
 
-use metrics::{Counter, Histogram, Label, Recorder};
-use metrics_exporter_prometheus::PrometheusRecorder;
+use metrics::Label;
 
-use super::slots::{Slots, position};
-use super::{Metrics, names, register_counter};
+use super::counters::TOKEN_OUTCOMES;
+use super::names;
+use super::registry::Metrics;
+use super::slots::position;
 use crate::appwrite::webhook::EVENTS as WEBHOOK_EVENTS;
 use crate::domain::error::{InvalidGrantReason, TokenError};
 use crate::domain::events::{Events, GrantType, IdentityOutcome, ReconcileOutcome, WebhookOutcome};
 use crate::domain::model::sessions::RevocationReason;
 
-/// `outcome` of `tokenmint_token_requests_total`: `issued`, or the OAuth error code answered.
-const TOKEN_OUTCOMES: [&str; 9] = [
-    "issued",
-    "invalid_request",
-    "invalid_grant",
-    "invalid_scope",
-    "invalid_target",
-    "unsupported_grant_type",
-    "server_error",
-    "temporarily_unavailable",
-    "slow_down",
-];
-
 /// `event` of a delivery that names no event tokenmint acts on (or was not authenticated).
 const NO_EVENT: &str = "none";
-
-/// The handles of the domain's counters.
-pub(super) struct DomainMetrics {
-    token_requests: Slots<Counter>,
-    invalid_grants: Slots<Counter>,
-    reuse_detected: Counter,
-    grace_hits: Counter,
-    grace_after_outage: Counter,
-    rolled_forward: Counter,
-    sessions_revoked: Slots<Counter>,
-    webhook_deliveries: Slots<Counter>,
-    appwrite_requests: Slots<Counter>,
-    appwrite_duration: Histogram,
-    appwrite_reconciled: Slots<Counter>,
-}
-
-impl DomainMetrics {
-    /// The unlabelled metrics are registered now (so they read 0 before anything happens);
-    /// labelled ones on the first use of each label set.
-    pub(super) fn new(recorder: &PrometheusRecorder) -> Self {
-        let grants = GrantType::ALL.len();
-        Self {
-            token_requests: Slots::new(grants * TOKEN_OUTCOMES.len()),
-            invalid_grants: Slots::new(grants * InvalidGrantReason::ALL.len()),
-            reuse_detected: register_counter(recorder, names::REUSE_DETECTED, Vec::new()),
-            grace_hits: register_counter(recorder, names::GRACE_HITS, Vec::new()),
-            grace_after_outage: register_counter(recorder, names::GRACE_AFTER_OUTAGE, Vec::new()),
-            rolled_forward: register_counter(recorder, names::ROLLED_FORWARD, Vec::new()),
-            sessions_revoked: Slots::new(RevocationReason::ALL.len()),
-            webhook_deliveries: Slots::new((WEBHOOK_EVENTS.len() + 1) * WebhookOutcome::ALL.len()),
-            appwrite_requests: Slots::new(IdentityOutcome::ALL.len()),
-            appwrite_duration: recorder.register_histogram(
-                &metrics::Key::from_name(names::APPWRITE_DURATION),
-                &super::METADATA,
-            ),
-            appwrite_reconciled: Slots::new(ReconcileOutcome::ALL.len()),
-        }
-    }
-}
 
 /// The index of `(row, column)` in a table with `columns` columns.
 fn cell(row: Option<usize>, column: Option<usize>, columns: usize) -> Option<usize> {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use metrics::Label;
 
-use super::{Metrics, names};
+use super::names;
+use super::registry::Metrics;
 use crate::appwrite::breaker::{CircuitBreaker, CircuitState};
 use crate::domain::keys::KeyRing;
 use crate::domain::model::keys::KeyState;
