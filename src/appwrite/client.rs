@@ -17,10 +17,10 @@ use super::oauth::{OAuthTokenKind, OAuthVerifier};
 use super::wire::{RESPONSE_FORMAT, error_for, unreadable};
 use super::{directory, lossy};
 use crate::domain::events::{Events, IdentityOutcome, NoEvents};
+use crate::domain::model::sessions::UserSnapshot;
 use crate::domain::ports::{
     BoxError, IdentityError, IdentityProvider, SubjectProof, VerifiedLogin,
 };
-use crate::domain::model::sessions::UserSnapshot;
 use crate::domain::text::is_identifier;
 
 /// Client of one Appwrite project.

@@ -16,8 +16,8 @@ use super::error::store_error;
 use super::options::DatabaseTimeouts;
 use super::pool::{Checked, Connections};
 use super::shared::{Backend, rotate_alone};
-use crate::domain::ports::{Rotation, StoreError};
 use crate::domain::model::sessions::Grant;
+use crate::domain::ports::{Rotation, StoreError};
 
 mod rotations;
 mod sql;

@@ -19,8 +19,8 @@ use super::options::DatabaseTimeouts;
 use super::pool::{Checked, Connections};
 use super::shared::{Backend, rotate_alone};
 use crate::config::SqliteSync;
-use crate::domain::ports::{Rotation, StoreError};
 use crate::domain::model::sessions::Grant;
+use crate::domain::ports::{Rotation, StoreError};
 
 mod sql;
 

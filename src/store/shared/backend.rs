@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::future::Future;
 
-use crate::domain::ports::{Rotation, StoreError};
 use crate::domain::model::sessions::Grant;
+use crate::domain::ports::{Rotation, StoreError};
 use crate::store::dialect::Dialect;
 use crate::store::pool::Connections;
 

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 
 use super::backend::{Backend, on_connection, optional_text};
-use crate::domain::ports::{RefreshTokenStore, Rotation, StoreError, TokenFamily};
 use crate::domain::model::sessions::Grant;
 use crate::domain::model::tokens::{FamilyHash, TokenHash};
+use crate::domain::ports::{RefreshTokenStore, Rotation, StoreError, TokenFamily};
 use crate::store::availability::Cause;
 use crate::store::dialect::Dialect;
 use crate::store::rows::{GrantRow, TokenFamilyRow};
