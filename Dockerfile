@@ -15,7 +15,8 @@ COPY benches benches
 COPY crates crates
 COPY migrations migrations
 COPY src src
-RUN cargo build --release --locked --bin tokenmint \
+# Without the default `demo` feature: the image serves, and carries no Appwrite stand-in.
+RUN cargo build --release --locked --no-default-features --bin tokenmint \
     && strip target/release/tokenmint
 
 FROM debian:bookworm-slim

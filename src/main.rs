@@ -25,6 +25,7 @@ async fn main() -> ExitCode {
         }
     };
     let default_filter = match &args.command {
+        #[cfg(feature = "demo")]
         Some(cli::Command::Demo { .. }) => tokenmint::demo::LOG_FILTER,
         _ => telemetry::DEFAULT_FILTER,
     };

@@ -52,6 +52,7 @@ pub enum Command {
     /// Appwrite stand-in (NOT Appwrite), then walks through exchange, verification, refresh,
     /// grace retry, reuse detection, admin revocation and the revocation feed, printing each
     /// step as a curl command and its answer. Ignores the configuration of this shell.
+    #[cfg(feature = "demo")]
     Demo {
         /// Leave both servers up afterwards, with a fresh Appwrite JWT to exchange, until
         /// ctrl-c.

@@ -23,6 +23,7 @@ pub async fn run(command: Option<Command>, config: Config) -> anyhow::Result<()>
             );
             Ok(())
         }
+        #[cfg(feature = "demo")]
         Command::Demo { keep_running } => crate::demo::run(keep_running).await,
         Command::AdminKeys(command) => run_admin_keys(command, &config).await,
         Command::Sessions(command) => run_sessions(command, &config).await,

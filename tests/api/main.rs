@@ -15,6 +15,7 @@ mod appwrite_faults;
 mod appwrite_intake;
 mod cli;
 mod cors;
+#[cfg(feature = "demo")]
 mod demo;
 mod discovery;
 mod docs_page;
