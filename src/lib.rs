@@ -3,11 +3,13 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `http → domain ← store, crypto`.
+//! Dependencies point one way: `http → domain → crypto, clock`; `store`, `appwrite`,
+//! `prometheus` and `ratelimit` implement the domain's ports; `startup` wires them together.
+//! `.ci/check-architecture` enforces it (docs/design/architecture.md).
 //!
 //! - [`config`]: settings from defaults, `tokenmint.toml` and the environment, validated.
-//! - [`domain`]: what tokenmint does (signing keys so far); no HTTP, no SQL.
-//! - [`store`]: the PostgreSQL and SQLite implementations of the domain's storage port.
+//! - [`domain`]: what tokenmint does; its records, and the ports it needs; no HTTP, no SQL.
+//! - [`store`]: the PostgreSQL and SQLite implementations of the domain's storage ports.
 //! - [`crypto`]: sealing, the key-encryption key, signing keys and JWKs (aws-lc-rs).
 //! - [`http`]: routes and middleware; thin adapters over the domain.
 //! - [`ratelimit`]: the rate limiters (governor) behind the HTTP limits and the domain's
@@ -15,7 +17,8 @@
 //! - [`prometheus`]: the metrics registry, counting the domain's events for `/metrics`.
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
 //! - [`clock`]: the only wall-clock read; [`telemetry`]: logging.
-//! - [`healthcheck`]: the container's health probe; [`demo`]: the guided tour.
+//! - [`healthcheck`]: the container's health probe; `demo`: the guided tour (cargo feature
+//!   `demo`, on by default).
 
 pub mod appwrite;
 pub mod cli;

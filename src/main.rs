@@ -10,7 +10,7 @@ use tokenmint::{Config, telemetry};
 
 /// mimalloc instead of the system allocator: a request allocates a few dozen small buffers
 /// (HTTP, SQL, JSON), and glibc's malloc and free cost a tenth of a refresh's CPU time; see
-/// BENCHMARKS.md.
+/// docs/design/decisions.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,7 +4,7 @@
 //!
 //! These were three `axum::middleware::from_fn` layers. Each of those clones its state and the
 //! rest of the stack and boxes a future on every request; on a refresh the three cost about as
-//! much CPU as the database statement (BENCHMARKS.md, "The request envelope"). One tower service
+//! much CPU as the database statement (docs/design/decisions.md, "The request envelope"). One tower service
 //! with one unboxed future does the same work. The per-IP rate limit stays a route layer
 //! (`rate_limit`): it runs inside CORS, so a browser can read its 429.
 //!

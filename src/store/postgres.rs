@@ -39,7 +39,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// own), so exchanges and admin requests still find connections under refresh load. A second
 /// batch starts only when more rotations wait than the running batches can take (see
 /// `batch`): on the benchmark machine one batch at a time, as large as the queue, did the most
-/// refreshes per second for the least CPU on both sides (BENCHMARKS.md, "Group rotation").
+/// refreshes per second for the least CPU on both sides (docs/design/decisions.md, "Group rotation").
 fn rotation_workers(pool_size: usize) -> usize {
     pool_size.div_ceil(2)
 }
