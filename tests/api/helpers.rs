@@ -406,3 +406,15 @@ impl TableHold {
         }
     }
 }
+
+/// Polls `check` every 50 ms until it holds; fails the test naming `what` after 10 s.
+pub async fn until(what: &str, check: impl AsyncFn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

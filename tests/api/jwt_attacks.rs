@@ -14,6 +14,7 @@ use tokenmint::domain::model::admin_keys::AdminRole;
 
 use crate::admin::create_key;
 use crate::helpers::Backend;
+use crate::helpers::until;
 use crate::jwt_forge::{Es256, Tripwire, attacks, ignored_headers};
 use crate::oauth_helpers::{Harness, advance};
 
@@ -148,17 +149,6 @@ async fn kids(harness: &Harness) -> Vec<String> {
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn until(what: &str, check: impl AsyncFn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 
+use crate::helpers::until;
 use crate::helpers::{Backend, TestApp};
 use crate::oauth_helpers::{Harness, advance};
 use crate::on_both_backends;
@@ -39,17 +40,6 @@ async fn signing_kid(harness: &Harness, app: &TestApp) -> String {
         .unwrap()
         .kid
         .unwrap()
-}
-
-async fn until(what: &str, check: impl AsyncFn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn automatic_rotation_publishes_before_signing_and_retires_after(backend: Backend) {

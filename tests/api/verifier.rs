@@ -12,6 +12,7 @@ use tokenmint::domain::model::admin_keys::AdminRole;
 use tokenmint_verify::{Verifier, VerifyError};
 
 use crate::admin::create_key;
+use crate::helpers::until;
 use crate::helpers::{Backend, TestApp};
 use crate::oauth_helpers::{Harness, advance, tokens};
 
@@ -43,17 +44,6 @@ fn b64(json: &Value) -> String {
 /// Claims as the server issues them, for forging variants with the server's own key.
 fn claims(issued: &Value) -> Value {
     issued.clone()
-}
-
-async fn until(what: &str, check: impl AsyncFn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
