@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! Dependencies point one way: `http → domain → crypto, clock`; `store`, `appwrite`,
-//! `prometheus` and `ratelimit` implement the domain's ports; `startup` wires them together.
+//! `prometheus` and `limiter` implement the domain's ports; `startup` wires them together.
 //! `.ci/check-architecture` enforces it (docs/design/architecture.md).
 //!
 //! - [`config`]: settings from defaults, `tokenmint.toml` and the environment, validated.
@@ -12,7 +12,7 @@
 //! - [`store`]: the PostgreSQL and SQLite implementations of the domain's storage ports.
 //! - [`crypto`]: sealing, the key-encryption key, signing keys and JWKs (aws-lc-rs).
 //! - [`http`]: routes and middleware; thin adapters over the domain.
-//! - [`ratelimit`]: the rate limiters (governor) behind the HTTP limits and the domain's
+//! - [`limiter`]: the rate limiters (governor) behind the HTTP limits and the domain's
 //!   per-user exchange limit.
 //! - [`prometheus`]: the metrics registry, counting the domain's events for `/metrics`.
 //! - [`startup`]: building and running the service; [`cli`]: the command line.
@@ -30,8 +30,8 @@ pub mod demo;
 pub mod domain;
 pub mod healthcheck;
 pub mod http;
+pub mod limiter;
 pub mod prometheus;
-pub mod ratelimit;
 mod shutdown;
 pub mod startup;
 pub mod store;

@@ -1,6 +1,6 @@
 //! Rate-limit settings (`TOKENMINT_RATE_LIMIT_*`) and the trusted proxies
 //! (`TOKENMINT_TRUSTED_PROXIES`): parsing and range checks. What the limits do is
-//! `crate::ratelimit`'s business; how the client address is found, `crate::http`'s.
+//! `crate::limiter`'s business; how the client address is found, `crate::http`'s.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;

@@ -1,7 +1,7 @@
 //! The per-user exchange limit as the domain sees it: a port the token exchange asks, once
 //! Appwrite has vouched for the proof (only then is the user known), before anything is
 //! written. Any valid Appwrite JWT could otherwise create sessions without end. The adapter
-//! (`crate::ratelimit`, over governor) decides; [`Unlimited`] is for callers that want none.
+//! (`crate::limiter`, over governor) decides; [`Unlimited`] is for callers that want none.
 
 /// A refusal: the caller may try again after `retry_after` seconds (at least 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Where the per-IP limits of `crate::ratelimit` apply, and what a refused client sees: 429
+//! Where the per-IP limits of `crate::limiter` apply, and what a refused client sees: 429
 //! with `Retry-After` (whole seconds, at least 1), as `slow_down` RFC 6749 JSON on `/oauth/*`
 //! and problem JSON elsewhere. The per-user exchange limit is the domain's (it answers
 //! `TokenError::SlowDown`); the per-admin-key limit is checked by the `AdminKey` extractor once
@@ -21,7 +21,7 @@ use tower::{Layer, Service};
 
 use super::client_ip::ClientIp;
 use super::error::{OAuthError, Problem};
-use crate::ratelimit::{IpScope, RateLimits};
+use crate::limiter::{IpScope, RateLimits};
 
 /// The per-IP bucket of a route, if it has one.
 pub fn ip_scope(path: &str) -> Option<IpScope> {

@@ -13,8 +13,8 @@ use crate::domain::keys::{KeyManager, KeyRing};
 use crate::domain::ports::Store;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
+use crate::limiter::RateLimits;
 use crate::prometheus::Metrics;
-use crate::ratelimit::RateLimits;
 
 /// What every handler can reach: [`Services`] behind one `Arc`, so that handing it to a handler
 /// (axum clones the state for every request) is one reference-count increment.

@@ -11,7 +11,7 @@ use super::registry::Metrics;
 use crate::appwrite::breaker::{CircuitBreaker, CircuitState};
 use crate::domain::keys::KeyRing;
 use crate::domain::model::keys::KeyState;
-use crate::ratelimit::{LimitKind, RateLimits};
+use crate::limiter::{LimitKind, RateLimits};
 use crate::store::{BatchCounts, DatabaseHealth, PoolStatus};
 
 const CIRCUIT_STATES: [CircuitState; 3] = [

@@ -24,7 +24,7 @@ use crate::domain::reconcile::Reconciler;
 use crate::domain::session_admin::SessionAdmin;
 use crate::domain::webhook::WebhookHandler;
 use crate::http::{self, AppState, Services};
-use crate::ratelimit::RateLimits;
+use crate::limiter::RateLimits;
 use crate::store::{Database, KeyChangeListener};
 
 /// A built, bound, not yet serving tokenmint.

@@ -63,7 +63,7 @@ impl App {
         }
         let availability = self.state.availability.clone();
         background.spawn(availability.clone().run());
-        background.spawn(crate::ratelimit::sweep_periodically(
+        background.spawn(crate::limiter::sweep_periodically(
             self.state.rate_limits.clone(),
         ));
         background.spawn(crate::prometheus::keep_up(Arc::clone(&self.state.metrics)));

@@ -68,17 +68,10 @@ async fn assert_problem(response: reqwest::Response, status: u16, context: &str)
     assert_eq!(body["status"], status, "{context}: {body}");
 }
 
-fn sid(claims: &Value) -> String {
-    claims["sid"].as_str().unwrap().to_owned()
-}
-
 async fn login_sid(harness: &Harness, user: &str) -> (Tokens, String) {
     let issued = harness.login(user).await;
-    let claims = harness
-        .app
-        .verify_access_token(&issued.access_token, "api")
-        .await;
-    (issued, sid(&claims))
+    let sid = harness.session_id(&issued.access_token).await;
+    (issued, sid)
 }
 
 /// Every endpoint refuses no key, a malformed key, an unknown key, a wrong secret and the

@@ -27,16 +27,6 @@ async fn harness(backend: Backend) -> Harness {
     .await
 }
 
-async fn session_of(
-    harness: &Harness,
-    access_token: &str,
-) -> tokenmint::domain::model::sessions::Session {
-    let claims = harness.app.verify_access_token(access_token, "api").await;
-    harness
-        .session(claims["sid"].as_str().unwrap().parse().unwrap())
-        .await
-}
-
 async fn an_oauth2_access_token_opens_a_session_for_its_subject(backend: Backend) {
     let harness = harness(backend).await;
     harness.appwrite.add_user("u1");
@@ -53,7 +43,7 @@ async fn an_oauth2_access_token_opens_a_session_for_its_subject(backend: Backend
         claims.get("email").is_none(),
         "an access token names the user only: {claims}"
     );
-    let session = session_of(&harness, &issued.access_token).await;
+    let session = harness.session_of(&issued.access_token).await;
     assert_eq!(session.user_id, "u1");
     assert_eq!(
         session.appwrite_session_id, "",
@@ -104,7 +94,7 @@ async fn jwts_minted_by_a_back_end_open_sessions_linked_to_their_appwrite_sessio
     for (session_id, expected) in [(Some(first.as_str()), &first), (None, &latest)] {
         let jwt = users_create_jwt(&harness.appwrite, &key, "u3", session_id).await;
         let issued = tokens(harness.app.exchange(JWT_TYPE, &jwt, &[]).await).await;
-        let session = session_of(&harness, &issued.access_token).await;
+        let session = harness.session_of(&issued.access_token).await;
         assert_eq!(
             &session.appwrite_session_id, expected,
             "sessionId {session_id:?}"
@@ -394,7 +384,7 @@ async fn an_impersonated_sign_in_is_visible_in_tokens_sessions_and_audit(backend
         .await;
     assert_eq!(claims["sub"], "u6");
     assert_eq!(claims["act"], json!({ "sub": "support-7" }));
-    let session = session_of(&harness, &issued.access_token).await;
+    let session = harness.session_of(&issued.access_token).await;
     assert_eq!(session.impersonator.as_deref(), Some("support-7"));
     assert_eq!(
         harness

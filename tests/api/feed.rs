@@ -54,12 +54,8 @@ async fn the_feed_carries_revocations_after_a_cursor_until_they_stop_mattering(b
         Some(empty["cursor"].as_str().unwrap()),
     )
     .await;
-    let logout_sid = harness
-        .app
-        .verify_access_token(&logout.access_token, "api")
-        .await["sid"]
-        .clone();
-    assert_eq!(sids(&first), [logout_sid.as_str().unwrap()]);
+    let logout_sid = harness.session_id(&logout.access_token).await;
+    assert_eq!(sids(&first), [logout_sid.as_str()]);
     let exp = first["sessions"][0]["exp"].as_i64().unwrap();
     let access_exp = harness
         .app
@@ -241,15 +237,7 @@ async fn a_reader_never_misses_revocations_written_concurrently_by_two_servers()
     }
     let mut expected = HashSet::new();
     for session in &sessions {
-        expected.insert(
-            harness
-                .app
-                .verify_access_token(&session.access_token, "api")
-                .await["sid"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        expected.insert(harness.session_id(&session.access_token).await);
     }
 
     let revocations = sessions.iter().enumerate().map(|(i, s)| {

@@ -25,16 +25,8 @@ async fn users_see_and_end_only_their_own_sessions(backend: Backend) {
     let phone = harness.login("u1").await;
     let laptop = harness.login("u1").await;
     let stranger = harness.login("u2").await;
-    let laptop_sid = harness
-        .app
-        .verify_access_token(&laptop.access_token, "api")
-        .await["sid"]
-        .clone();
-    let stranger_sid = harness
-        .app
-        .verify_access_token(&stranger.access_token, "api")
-        .await["sid"]
-        .clone();
+    let laptop_sid = harness.session_id(&laptop.access_token).await;
+    let stranger_sid = harness.session_id(&stranger.access_token).await;
 
     let listed: Value = me(
         &harness,
@@ -55,7 +47,7 @@ async fn users_see_and_end_only_their_own_sessions(backend: Backend) {
     let theirs = me(
         &harness,
         Method::DELETE,
-        &format!("/v1/me/sessions/{}", stranger_sid.as_str().unwrap()),
+        &format!("/v1/me/sessions/{stranger_sid}"),
         Some(&phone.access_token),
     )
     .await;
@@ -69,7 +61,7 @@ async fn users_see_and_end_only_their_own_sessions(backend: Backend) {
     let mine = me(
         &harness,
         Method::DELETE,
-        &format!("/v1/me/sessions/{}", laptop_sid.as_str().unwrap()),
+        &format!("/v1/me/sessions/{laptop_sid}"),
         Some(&phone.access_token),
     )
     .await;
@@ -79,7 +71,7 @@ async fn users_see_and_end_only_their_own_sessions(backend: Backend) {
     let again = me(
         &harness,
         Method::DELETE,
-        &format!("/v1/me/sessions/{}", laptop_sid.as_str().unwrap()),
+        &format!("/v1/me/sessions/{laptop_sid}"),
         Some(&phone.access_token),
     )
     .await;

@@ -128,6 +128,24 @@ impl Harness {
             .expect("the session row exists")
     }
 
+    /// The session id (`sid`) of an access token, read from its verified claims.
+    pub async fn session_id(&self, access_token: &str) -> String {
+        let claims = self.app.verify_access_token(access_token, "api").await;
+        claims["sid"]
+            .as_str()
+            .expect("an access token names its session")
+            .to_owned()
+    }
+
+    /// The stored session an access token belongs to.
+    pub async fn session_of(
+        &self,
+        access_token: &str,
+    ) -> tokenmint::domain::model::sessions::Session {
+        let id = self.session_id(access_token).await;
+        self.session(id.parse().expect("sid is a UUID")).await
+    }
+
     /// Signs a user in with Appwrite and exchanges the JWT; panics unless it succeeds.
     pub async fn login(&self, user_id: &str) -> Tokens {
         let signed_in = self.appwrite.signed_in_user(user_id);

@@ -168,10 +168,7 @@ async fn self_service(checker: &mut Checker, harness: &Harness) {
     let app = &harness.app;
     let mine = harness.login("u2").await;
     let other = harness.login("u3").await;
-    let other_sid = app.verify_access_token(&other.access_token, "api").await["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other_sid = harness.session_id(&other.access_token).await;
     let url = app.url("/v1/me/sessions");
     let request = app.client.get(&url).bearer_auth(&mine.access_token);
     let sessions = checker.check(Method::GET, "/v1/me/sessions", request).await;
@@ -245,10 +242,7 @@ async fn public(checker: &mut Checker, harness: &Harness) {
 async fn administration(checker: &mut Checker, harness: &Harness, admin: &str, introspector: &str) {
     let app = &harness.app;
     let session = harness.login("u4").await;
-    let sid = app.verify_access_token(&session.access_token, "api").await["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = harness.session_id(&session.access_token).await;
     let missing = "0190a0a0-0000-7000-8000-000000000000";
     let calls: Vec<(Method, &str, String)> = vec![
         (

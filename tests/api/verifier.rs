@@ -277,18 +277,10 @@ async fn the_feed_makes_revocations_reach_the_verifier_within_a_poll() {
         verifier.verify(&session.access_token).await.unwrap();
     }
 
-    let sid = harness
-        .app
-        .verify_access_token(&one.access_token, "api")
-        .await["sid"]
-        .clone();
+    let sid = harness.session_id(&one.access_token).await;
     harness
         .app
-        .admin_json(
-            Method::DELETE,
-            &format!("/admin/v1/sessions/{}", sid.as_str().unwrap()),
-            &admin,
-        )
+        .admin_json(Method::DELETE, &format!("/admin/v1/sessions/{sid}"), &admin)
         .await;
     harness
         .app

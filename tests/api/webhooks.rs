@@ -217,11 +217,8 @@ async fn user_level_events_revoke_every_session(backend: Backend) {
             assert_revoked(&harness, session, event).await;
         }
         let sid = harness
-            .app
-            .verify_access_token(&sessions[0].1.access_token, "api")
-            .await["sid"]
-            .as_str()
-            .unwrap()
+            .session_id(&sessions[0].1.access_token)
+            .await
             .parse()
             .unwrap();
         let stored = harness
